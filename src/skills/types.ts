@@ -1,0 +1,41 @@
+/** JSON schema of a skill's parameters, as given to the LLM as a tool's `parameters`. */
+export interface SkillParameters {
+  type: 'object';
+  properties: Record<string, Record<string, unknown>>;
+  required: string[];
+  additionalProperties: false;
+}
+
+/** One skill as the registry knows it. */
+export interface SkillInfo {
+  name: string;
+  description: string;
+  parameters: SkillParameters;
+  /** The .py file it came from. */
+  file: string;
+  /** A truthy `requires_approval` attribute: the user must tap Approve first. */
+  requiresApproval: boolean;
+}
+
+export type SkillOutcome = 'ok' | 'error' | 'timeout' | 'invalid_args' | 'not_found' | 'busy' | 'crashed';
+
+/** What a call produced. Never thrown: every failure is a result with a clear `output`. */
+export interface SkillResult {
+  skill: string;
+  outcome: SkillOutcome;
+  ok: boolean;
+  /** Text for the user or the LLM: the skill's return value, or a clear error message. */
+  output: string;
+  truncated: boolean;
+  pid?: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  durationMs: number;
+}
+
+/** What the gateway needs from the skill runtime. */
+export interface SkillRunner {
+  list(): SkillInfo[];
+  get(name: string): SkillInfo | undefined;
+  run(name: string, args: unknown, options?: { signal?: AbortSignal }): Promise<SkillResult>;
+}
