@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { envSchema, toConfig, type Config } from './schema.js';
+import { deepFreeze, envSchema, SKILLS_ENV_KEYS, skillsSection, toConfig, type Config, type Env } from './schema.js';
 
 export type RawEnv = Record<string, string | undefined>;
 
@@ -28,16 +28,9 @@ export function readEnv(processEnv: RawEnv, cwd: string): RawEnv {
  * one line each, naming the variable; values are never echoed (they may be secrets).
  */
 export function loadConfig(env: RawEnv, cwd: string = process.cwd()): Config {
-  // An empty assignment in .env (`FOO=`) means "unset", not "the empty string".
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
-  const parsed = envSchema.safeParse(present);
-  const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0] ?? 'environment');
-      problems.push(`${name}: ${issue.message}`);
-    }
-  } else {
+  const parsed = envSchema.safeParse(present(env));
+  const problems = parsed.success ? [] : describeIssues(parsed.error.issues);
+  if (parsed.success) {
     const e = parsed.data;
     if (e.TELEGRAM_MODE === 'webhook' && e.TELEGRAM_WEBHOOK_SECRET === undefined) {
       problems.push('TELEGRAM_WEBHOOK_SECRET: is required in webhook mode (1-256 chars of A-Za-z0-9_-; try: openssl rand -hex 32)');
@@ -45,6 +38,31 @@ export function loadConfig(env: RawEnv, cwd: string = process.cwd()): Config {
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
   return toConfig(parsed.data, cwd);
+}
+
+/**
+ * Validates only `keys` of the environment, for CLIs that need one part of the configuration
+ * (`npm run skills` must work without a bot token). Same messages and errors as loadConfig.
+ */
+export function loadEnvKeys<K extends keyof Env>(env: RawEnv, keys: readonly K[]): Pick<Env, K> {
+  const mask: Record<string, true> = Object.fromEntries(keys.map((k) => [k, true]));
+  const parsed = envSchema.pick(mask as never).safeParse(present(env));
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues));
+  return parsed.data as unknown as Pick<Env, K>;
+}
+
+/** The skill runtime's configuration alone. */
+export function loadSkillsConfig(env: RawEnv, cwd: string = process.cwd()): Config['skills'] {
+  return deepFreeze(skillsSection(loadEnvKeys(env, SKILLS_ENV_KEYS), cwd));
+}
+
+// An empty assignment in .env (`FOO=`) means "unset", not "the empty string".
+function present(env: RawEnv): RawEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+}
+
+function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string[] {
+  return dedupe(issues.map((issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`));
 }
 
 function dedupe(lines: string[]): string[] {

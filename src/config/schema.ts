@@ -239,19 +239,7 @@ export function toConfig(env: Env, cwd: string): Config {
           historyChars: env.LLM_HISTORY_CHARS,
         }
       : undefined,
-    skills: {
-      dir: abs(env.SKILLS_DIR),
-      workspaceDir: abs(env.WORKSPACE_DIR),
-      pythonBin: env.PYTHON_BIN,
-      timeoutMs: env.SKILL_TIMEOUT_MS,
-      maxConcurrency: env.SKILL_MAX_CONCURRENCY,
-      queueMax: env.SKILL_QUEUE_MAX,
-      maxOutputBytes: env.SKILL_MAX_OUTPUT_BYTES,
-      mode: env.SKILL_MODE,
-      sandbox: env.SKILL_SANDBOX,
-      runAs: env.SKILL_RUN_AS,
-      envAllow: env.SKILL_ENV_ALLOW,
-    },
+    skills: skillsSection(env, cwd),
     dataDir: abs(env.DATA_DIR),
     inboxMaxPending: env.INBOX_MAX_PENDING,
     chatConcurrency: env.CHAT_CONCURRENCY,
@@ -264,7 +252,30 @@ export function toConfig(env: Env, cwd: string): Config {
   return deepFreeze(config);
 }
 
-function deepFreeze<T>(value: T): T {
+/** The variables the skill runtime reads; `npm run skills` validates only these. */
+export const SKILLS_ENV_KEYS = [
+  'SKILLS_DIR', 'WORKSPACE_DIR', 'PYTHON_BIN', 'SKILL_TIMEOUT_MS', 'SKILL_MAX_CONCURRENCY', 'SKILL_QUEUE_MAX',
+  'SKILL_MAX_OUTPUT_BYTES', 'SKILL_MODE', 'SKILL_SANDBOX', 'SKILL_RUN_AS', 'SKILL_ENV_ALLOW', 'LOG_LEVEL',
+] as const;
+
+export function skillsSection(env: Pick<Env, (typeof SKILLS_ENV_KEYS)[number]>, cwd: string): Config['skills'] {
+  const abs = (p: string) => path.resolve(cwd, expandHome(p));
+  return {
+    dir: abs(env.SKILLS_DIR),
+    workspaceDir: abs(env.WORKSPACE_DIR),
+    pythonBin: env.PYTHON_BIN,
+    timeoutMs: env.SKILL_TIMEOUT_MS,
+    maxConcurrency: env.SKILL_MAX_CONCURRENCY,
+    queueMax: env.SKILL_QUEUE_MAX,
+    maxOutputBytes: env.SKILL_MAX_OUTPUT_BYTES,
+    mode: env.SKILL_MODE,
+    sandbox: env.SKILL_SANDBOX,
+    runAs: env.SKILL_RUN_AS,
+    envAllow: env.SKILL_ENV_ALLOW,
+  };
+}
+
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !(value instanceof Set)) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);

@@ -17,7 +17,16 @@ export interface SkillInfo {
   requiresApproval: boolean;
 }
 
-export type SkillOutcome = 'ok' | 'error' | 'timeout' | 'invalid_args' | 'not_found' | 'busy' | 'crashed';
+export type SkillOutcome =
+  | 'ok'
+  | 'error'
+  | 'timeout'
+  | 'invalid_args'
+  | 'not_found'
+  | 'busy'
+  | 'crashed'
+  /** Not run: the user was asked to tap Approve (see gateway/approvals). */
+  | 'pending_approval';
 
 /** What a call produced. Never thrown: every failure is a result with a clear `output`. */
 export interface SkillResult {
