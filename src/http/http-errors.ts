@@ -1,0 +1,34 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Every error leaves as JSON `{"error": "..."}` with a fitting status, never a stack trace.
+ * Fastify's own client errors (415, 413, 400 ...) keep their status and a plain message.
+ */
+export function installJsonErrors(app: FastifyInstance, logger: Logger): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) {
+      logger.error({ err, url: request.routeOptions.url }, 'Request failed');
+      void reply.code(status).send({ error: 'Internal Server Error' });
+      return;
+    }
+    void reply.code(status).send({ error: clientMessage(err, status) });
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ error: 'Not Found' });
+  });
+}
+
+function clientMessage(err: FastifyError, status: number): string {
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Unsupported Media Type: send application/json';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'Payload Too Large: the limit is 1 MiB';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'Bad Request: empty body';
+    default:
+      return status === 429 ? 'Too Many Requests' : err.message;
+  }
+}

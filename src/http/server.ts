@@ -1,0 +1,39 @@
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from '../observability/logger.js';
+import { installJsonErrors } from './http-errors.js';
+import { registerWebhookRoute, type WebhookRouteOptions } from './webhook-route.js';
+
+/** Telegram's updates are small; 1 MiB is generous and bounds what a client can make us read. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface MainServerOptions {
+  logger: Logger;
+  /** PEM cert and key; omit for plain HTTP behind a TLS-terminating proxy (TLS=off). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Proxy addresses/CIDRs whose X-Forwarded-For is believed (request.ip). */
+  trustProxy?: string[];
+  webhook: Omit<WebhookRouteOptions, 'logger'>;
+}
+
+/**
+ * The public listener: the webhook route and /healthz, behind helmet's headers, JSON errors
+ * everywhere. Nothing else is exposed here; metrics and readiness live on the admin listener.
+ */
+export async function buildMainServer(options: MainServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    loggerInstance: options.logger.child({ component: 'http' }),
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
+    return503OnClosing: true,
+    keepAliveTimeout: 72_000,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+  installJsonErrors(app, options.logger);
+  await app.register(helmet, { global: true });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  await registerWebhookRoute(app, { ...options.webhook, logger: options.logger });
+  return app;
+}

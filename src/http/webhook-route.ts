@@ -1,0 +1,117 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { updateEnvelopeSchema } from '../telegram/update-schema.js';
+import { createSecretChecker } from './secret-check.js';
+
+export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
+
+/** Wrong-secret requests allowed per address and window before 429. */
+const FAILED_SECRET_LIMIT = 20;
+const FAILED_SECRET_WINDOW_MS = 60_000;
+const RETRY_AFTER_SECONDS = 5;
+
+export type AcceptResult = 'accepted' | 'duplicate' | 'full';
+
+/** Where accepted updates go: the durable inbox. Resolves only once the update is on disk. */
+export interface UpdateIntake {
+  accept(updateId: number, chatId: number | null, payloadJson: string): Promise<AcceptResult>;
+}
+
+export interface WebhookRouteOptions {
+  path: string;
+  secret: string;
+  intake: UpdateIntake;
+  chatIdOf: (update: unknown) => number | null;
+  /** True once shutdown began: new updates get 503 and stay with Telegram. */
+  isClosing: () => boolean;
+  /** Called after each newly accepted update (wakes the dispatcher). */
+  onAccepted?: (updateId: number) => void;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+interface ParsedBody {
+  raw: string;
+  value: unknown;
+}
+
+/**
+ * POST WEBHOOK_PATH. Order matters: the secret is checked in onRequest, before the body is read,
+ * so a stranger cannot make us parse 1 MiB; then media type (415), size (413), JSON and update_id
+ * (400); then the durable store, and only then 200. Anything Telegram cannot fix by retrying
+ * (unknown update types, unknown fields) is accepted, because a non-2xx makes Telegram retry the
+ * same update forever and stalls the bot.
+ */
+export async function registerWebhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
+  const { logger, metrics } = options;
+  const secretMatches = createSecretChecker(options.secret);
+
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      const raw = body as string;
+      try {
+        done(null, { raw, value: JSON.parse(raw) } satisfies ParsedBody);
+      } catch {
+        done(Object.assign(new Error('Bad Request: body is not valid JSON'), { statusCode: 400 }), undefined);
+      }
+    });
+
+    // Only failed guesses count: a request with the right secret is never rate-limited.
+    await scope.register(rateLimit, {
+      max: FAILED_SECRET_LIMIT,
+      timeWindow: FAILED_SECRET_WINDOW_MS,
+      allowList: (request) => secretMatches(request.headers[SECRET_HEADER]),
+      onExceeded: (request) => {
+        logger.warn({ ip: request.ip }, `Webhook: more than ${FAILED_SECRET_LIMIT} wrong secrets in a minute from ${request.ip}; answering 429`);
+      },
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(new Error(`Too Many Requests: retry in ${context.after}`), { statusCode: 429 }),
+    });
+
+    scope.post(options.path, {
+      onRequest: async (request, reply) => {
+        if (!secretMatches(request.headers[SECRET_HEADER])) {
+          metrics?.updates.inc({ outcome: 'rejected_secret' });
+          logger.warn({ ip: request.ip }, 'Webhook: request with a missing or wrong secret token rejected');
+          return reply.code(401).send({ error: 'Unauthorized: missing or wrong X-Telegram-Bot-Api-Secret-Token' });
+        }
+        if (options.isClosing()) return unavailable(reply, 'shutting down');
+      },
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        const body = request.body as ParsedBody | undefined;
+        const envelope = updateEnvelopeSchema.safeParse(body?.value);
+        if (!body || !envelope.success) {
+          metrics?.updates.inc({ outcome: 'rejected_bad_request' });
+          return reply.code(400).send({ error: 'Bad Request: expected a JSON object with an integer update_id' });
+        }
+        const updateId = envelope.data.update_id;
+        let result: AcceptResult;
+        try {
+          result = await options.intake.accept(updateId, options.chatIdOf(body.value), body.raw);
+        } catch (err) {
+          logger.error({ err, updateId }, 'Webhook: could not store the update; Telegram will retry it');
+          return unavailable(reply, 'store unavailable');
+        }
+        if (result === 'full') return unavailable(reply, 'inbox full');
+        metrics?.updates.inc({ outcome: result });
+        if (result === 'accepted') {
+          logger.debug({ updateId }, 'Webhook: update stored');
+          options.onAccepted?.(updateId);
+        } else {
+          logger.info({ updateId }, 'Webhook: duplicate update acknowledged and ignored');
+        }
+        return reply.code(200).send({ ok: true });
+      },
+    });
+  });
+}
+
+function unavailable(reply: FastifyReply, reason: string) {
+  return reply
+    .code(503)
+    .header('retry-after', String(RETRY_AFTER_SECONDS))
+    .send({ error: `Service Unavailable: ${reason}, retry later` });
+}

@@ -1,0 +1,241 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, FormData, request, type Dispatcher } from 'undici';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Redactor } from '../observability/redact.js';
+import { chunkMessage } from './chunk.js';
+import { TelegramApiError, TelegramNetworkError } from './errors.js';
+import { DEFAULT_SEND_RATE_LIMITS, SendRateLimiter, type SendRateLimits } from './rate-limiter.js';
+
+export interface TelegramApiOptions {
+  token: string;
+  /** Default https://api.telegram.org. */
+  apiBase?: string;
+  logger: Logger;
+  redact: Redactor;
+  metrics?: Metrics;
+  /** Outgoing message rate limits. Default: 30/s overall, 1/s per chat. */
+  sendRateLimits?: SendRateLimits;
+  /** Attempts for 429/5xx/network failures. Default 5. */
+  maxAttempts?: number;
+  /** Per-request timeout in ms (getUpdates adds its long-poll timeout). Default 15000. */
+  timeoutMs?: number;
+  /** Extra TLS options for the connection (tests against a self-signed emulator). */
+  dispatcher?: Dispatcher;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Retry 429 (after retry_after) and 5xx/network errors (backoff). Default true. */
+  retry?: boolean;
+}
+
+/** The subset of Telegram's Message the gateway reads. */
+export interface TelegramMessage {
+  message_id: number;
+  chat: { id: number };
+  text?: string;
+}
+
+export interface WebhookInfo {
+  url: string;
+  has_custom_certificate: boolean;
+  pending_update_count: number;
+  ip_address?: string;
+  last_error_date?: number;
+  last_error_message?: string;
+  max_connections?: number;
+  allowed_updates?: string[];
+}
+
+export interface SetWebhookParams {
+  url: string;
+  secret_token?: string;
+  allowed_updates?: string[];
+  max_connections?: number;
+  drop_pending_updates?: boolean;
+  ip_address?: string;
+  /** PEM of a self-signed certificate; sent as a multipart file upload. */
+  certificate?: Buffer | string;
+}
+
+interface TelegramEnvelope {
+  ok: boolean;
+  result?: unknown;
+  description?: string;
+  error_code?: number;
+  parameters?: { retry_after?: number };
+}
+
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_CAP_MS = 8_000;
+const RETRY_AFTER_CAP_S = 120;
+
+/**
+ * Telegram Bot API client on an undici keep-alive pool. ok:false becomes TelegramApiError;
+ * 429 waits retry_after; 5xx and network errors back off with full jitter, bounded; other 4xx
+ * fail at once (retrying a 400 only repeats it). The token is part of every URL, so nothing here
+ * logs a URL and every error message goes through the redactor.
+ */
+export class TelegramApi {
+  private readonly base: string;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly limiter: SendRateLimiter;
+  private readonly maxAttempts: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: TelegramApiOptions) {
+    this.base = `${(options.apiBase ?? 'https://api.telegram.org').replace(/\/+$/, '')}/bot${options.token}/`;
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+    this.limiter = new SendRateLimiter(options.sendRateLimits ?? DEFAULT_SEND_RATE_LIMITS);
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  async call<T>(method: string, params: object = {}, opts: CallOptions = {}): Promise<T> {
+    const attempts = opts.retry === false ? 1 : this.maxAttempts;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.callOnce(method, params, opts)) as T;
+      } catch (err) {
+        const wait = this.retryDelayMs(err, attempt);
+        if (attempt >= attempts || wait === undefined || opts.signal?.aborted) throw err;
+        this.options.logger.warn(
+          { method, attempt, waitMs: wait, err: (err as Error).message },
+          'Telegram API call failed, retrying',
+        );
+        await sleep(wait, undefined, { signal: opts.signal }).catch(() => undefined);
+        if (opts.signal?.aborted) throw err;
+      }
+    }
+  }
+
+  getMe(): Promise<{ id: number; username: string; first_name: string }> {
+    return this.call('getMe');
+  }
+
+  /** Sends `text` as plain text, split into chunks Telegram accepts. Returns every message sent. */
+  async sendMessage(chatId: number, text: string, extra: { reply_markup?: object } = {}): Promise<TelegramMessage[]> {
+    const chunks = chunkMessage(text.length > 0 ? text : '(empty reply)');
+    const sent: TelegramMessage[] = [];
+    for (const [i, chunk] of chunks.entries()) {
+      await this.limiter.acquire(chatId);
+      // Buttons belong under the last chunk, next to the text they refer to.
+      const markup = i === chunks.length - 1 ? extra : {};
+      sent.push(await this.call<TelegramMessage>('sendMessage', { chat_id: chatId, text: chunk, ...markup }));
+    }
+    return sent;
+  }
+
+  sendChatAction(chatId: number, action: 'typing' = 'typing'): Promise<true> {
+    // Cosmetic: one attempt only, a failure must not delay the real work.
+    return this.call('sendChatAction', { chat_id: chatId, action }, { retry: false });
+  }
+
+  setWebhook(params: SetWebhookParams): Promise<true> {
+    return this.call('setWebhook', params);
+  }
+
+  getWebhookInfo(): Promise<WebhookInfo> {
+    return this.call('getWebhookInfo');
+  }
+
+  deleteWebhook(params: { drop_pending_updates?: boolean } = {}): Promise<true> {
+    return this.call('deleteWebhook', params);
+  }
+
+  getUpdates(
+    params: { offset?: number; timeout?: number; limit?: number; allowed_updates?: string[] },
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<unknown[]> {
+    const timeoutMs = this.timeoutMs + (params.timeout ?? 0) * 1000;
+    return this.call('getUpdates', params, { signal: opts.signal, timeoutMs, retry: false });
+  }
+
+  answerCallbackQuery(callbackQueryId: string, text?: string): Promise<true> {
+    return this.call('answerCallbackQuery', { callback_query_id: callbackQueryId, ...(text ? { text } : {}) });
+  }
+
+  editMessageReplyMarkup(chatId: number, messageId: number, replyMarkup?: object): Promise<unknown> {
+    return this.call('editMessageReplyMarkup', {
+      chat_id: chatId,
+      message_id: messageId,
+      ...(replyMarkup ? { reply_markup: replyMarkup } : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  private async callOnce(method: string, params: object, opts: CallOptions): Promise<unknown> {
+    const started = performance.now();
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let status: number;
+    let envelope: TelegramEnvelope;
+    try {
+      const res = await request(this.base + method, {
+        method: 'POST',
+        dispatcher: this.dispatcher,
+        signal,
+        ...encodeBody(params),
+      });
+      status = res.statusCode;
+      const text = await res.body.text();
+      try {
+        envelope = JSON.parse(text) as TelegramEnvelope;
+      } catch {
+        throw new TelegramNetworkError(method, `HTTP ${status} with a body that is not JSON`);
+      }
+    } catch (err) {
+      this.options.metrics?.telegramCalls.inc({ method, status: 'network' });
+      if (err instanceof TelegramNetworkError) throw err;
+      const reason = signal.aborted && !opts.signal?.aborted ? 'timed out' : this.options.redact((err as Error).message);
+      throw new TelegramNetworkError(method, reason, err);
+    }
+    this.options.metrics?.telegramCalls.inc({ method, status: String(status) });
+    this.options.logger.debug({ method, status, ms: Math.round(performance.now() - started) }, 'Telegram API call');
+    if (envelope.ok) return envelope.result;
+    throw new TelegramApiError(
+      method,
+      envelope.error_code ?? status,
+      this.options.redact(envelope.description ?? `HTTP ${status}`),
+      envelope.parameters?.retry_after,
+    );
+  }
+
+  /** How long to wait before retrying, or undefined when the failure is final. */
+  private retryDelayMs(err: unknown, attempt: number): number | undefined {
+    if (err instanceof TelegramApiError) {
+      if (err.errorCode === 429) return Math.min(err.retryAfterSeconds ?? 1, RETRY_AFTER_CAP_S) * 1000;
+      if (err.errorCode >= 500) return jitteredBackoff(attempt);
+      return undefined;
+    }
+    if (err instanceof TelegramNetworkError) return jitteredBackoff(attempt);
+    return undefined;
+  }
+}
+
+/** "Full jitter" exponential backoff: spreads retries of many clients apart. */
+export function jitteredBackoff(attempt: number, baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS): number {
+  return Math.round(Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1)));
+}
+
+/** JSON for ordinary calls; multipart when a file (the webhook certificate) is attached. */
+function encodeBody(params: object): { body: string | FormData; headers?: Record<string, string> } {
+  const certificate = (params as SetWebhookParams).certificate;
+  if (certificate === undefined) {
+    return { body: JSON.stringify(params), headers: { 'content-type': 'application/json' } };
+  }
+  const form = new FormData();
+  for (const [key, value] of Object.entries(params)) {
+    if (key === 'certificate' || value === undefined) continue;
+    form.append(key, typeof value === 'string' ? value : JSON.stringify(value));
+  }
+  form.append('certificate', new Blob([certificate]), 'cert.pem');
+  return { body: form };
+}
