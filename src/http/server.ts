@@ -1,5 +1,5 @@
 import helmet from '@fastify/helmet';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { installJsonErrors } from './http-errors.js';
 import { registerWebhookRoute, type WebhookRouteOptions } from './webhook-route.js';
@@ -24,7 +24,8 @@ export async function buildMainServer(options: MainServerOptions): Promise<Fasti
   const app = Fastify({
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     loggerInstance: options.logger.child({ component: 'http' }),
-    disableRequestLogging: true,
+    // Per-request lines would log every Telegram delivery twice; the pipeline logs what matters.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
     return503OnClosing: true,

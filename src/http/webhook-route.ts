@@ -38,7 +38,7 @@ interface ParsedBody {
 }
 
 /**
- * POST WEBHOOK_PATH. Order matters: the secret is checked in onRequest, before the body is read,
+ * POST WEBHOOK_PATH. Order matters: the secret is checked before the body is read,
  * so a stranger cannot make us parse 1 MiB; then media type (415), size (413), JSON and update_id
  * (400); then the durable store, and only then 200. Anything Telegram cannot fix by retrying
  * (unknown update types, unknown fields) is accepted, because a non-2xx makes Telegram retry the
@@ -72,7 +72,9 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
     });
 
     scope.post(options.path, {
-      onRequest: async (request, reply) => {
+      // preParsing: after the rate limiter's onRequest (so failures are counted), before the
+      // body is read.
+      preParsing: async (request, reply) => {
         if (!secretMatches(request.headers[SECRET_HEADER])) {
           metrics?.updates.inc({ outcome: 'rejected_secret' });
           logger.warn({ ip: request.ip }, 'Webhook: request with a missing or wrong secret token rejected');

@@ -156,7 +156,7 @@ export class FakeTelegram {
 
   private agent(): Agent {
     this.deliveryAgent ??= new Agent({
-      connect: this.webhook?.certificate ? { ca: this.webhook.certificate, servername: 'localhost' } : {},
+      connect: this.webhook?.certificate ? { ca: this.webhook.certificate } : {},
     });
     return this.deliveryAgent;
   }

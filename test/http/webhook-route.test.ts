@@ -1,0 +1,194 @@
+import t from 'tap';
+import { Agent, request } from 'undici';
+import { buildMainServer } from '../../src/http/server.js';
+import { generateSelfSigned } from '../../src/http/self-signed.js';
+import type { AcceptResult } from '../../src/http/webhook-route.js';
+import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+
+const PATH = '/telegram/webhook';
+const tls = await generateSelfSigned({ host: '127.0.0.1' });
+
+class MemoryIntake {
+  readonly stored = new Map<number, string>();
+  mode: 'normal' | 'full' | 'broken' = 'normal';
+  async accept(updateId: number, _chatId: number | null, raw: string): Promise<AcceptResult> {
+    if (this.mode === 'broken') throw new Error('disk on fire');
+    if (this.stored.has(updateId)) return 'duplicate';
+    if (this.mode === 'full') return 'full';
+    this.stored.set(updateId, raw);
+    return 'accepted';
+  }
+}
+
+async function setup(t: Tap.Test, options: { trustProxy?: string[] } = {}) {
+  const intake = new MemoryIntake();
+  const log = captureLogger([TEST_TOKEN, TEST_SECRET]);
+  let closing = false;
+  const accepted: number[] = [];
+  const app = await buildMainServer({
+    logger: log.logger,
+    tls,
+    trustProxy: options.trustProxy,
+    webhook: {
+      path: PATH,
+      secret: TEST_SECRET,
+      intake,
+      chatIdOf: () => 7,
+      isClosing: () => closing,
+      onAccepted: (id) => accepted.push(id),
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const agent = new Agent({ connect: { ca: tls.cert } });
+  t.teardown(async () => {
+    await agent.close();
+    await app.close();
+  });
+  const post = async (body: string | Buffer, headers: Record<string, string> = {}) => {
+    const res = await request(`https://127.0.0.1:${port}${PATH}`, { method: 'POST', body, headers, dispatcher: agent });
+    const text = await res.body.text();
+    return { status: res.statusCode, headers: res.headers, text, json: text ? JSON.parse(text) : undefined };
+  };
+  const good = { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET };
+  return { intake, log, post, good, accepted, port, agent, setClosing: (v: boolean) => (closing = v) };
+}
+
+const update = (id: number, extra: object = {}) => JSON.stringify({ update_id: id, message: { message_id: 1, chat: { id: 7 }, from: { id: 7 }, text: 'hi' }, ...extra });
+
+t.test('webhook accepts a valid update over HTTPS with 200 after storing it', async (t) => {
+  const s = await setup(t);
+  const res = await s.post(update(1), s.good);
+  t.equal(res.status, 200);
+  t.equal(s.intake.stored.get(1), update(1), 'stored byte for byte');
+  t.same(s.accepted, [1]);
+});
+
+t.test('webhook rejects a missing secret with 401 and a JSON error', async (t) => {
+  const s = await setup(t);
+  const res = await s.post(update(1), { 'content-type': 'application/json' });
+  t.equal(res.status, 401);
+  t.match(res.json, { error: /Unauthorized/ });
+  t.equal(s.intake.stored.size, 0);
+});
+
+t.test('webhook rejects a wrong secret with 401 before reading the body', async (t) => {
+  const s = await setup(t);
+  const res = await s.post('{not json at all', { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 'wrong' });
+  t.equal(res.status, 401, 'not 400: the body was never parsed');
+  t.notMatch(s.log.text(), TEST_SECRET);
+});
+
+t.test('webhook rejects a secret that differs only in length with 401', async (t) => {
+  const s = await setup(t);
+  const res = await s.post(update(1), { ...s.good, 'x-telegram-bot-api-secret-token': `${TEST_SECRET}x` });
+  t.equal(res.status, 401);
+});
+
+t.test('webhook answers 415 to a body that is not application/json', async (t) => {
+  const s = await setup(t);
+  const res = await s.post('update_id=1', { ...s.good, 'content-type': 'application/x-www-form-urlencoded' });
+  t.equal(res.status, 415);
+  t.match(res.json, { error: /Unsupported Media Type/ });
+});
+
+t.test('webhook answers 413 to a body over 1 MiB', async (t) => {
+  const s = await setup(t);
+  const res = await s.post(JSON.stringify({ update_id: 1, pad: 'x'.repeat(1024 * 1024 + 10) }), s.good);
+  t.equal(res.status, 413);
+  t.match(res.json, { error: /Payload Too Large/ });
+  t.equal(s.intake.stored.size, 0);
+});
+
+t.test('webhook answers 400 to a body that is not JSON', async (t) => {
+  const s = await setup(t);
+  const res = await s.post('{"update_id": 1,', s.good);
+  t.equal(res.status, 400);
+  t.match(res.json, { error: /not valid JSON/ });
+});
+
+t.test('webhook answers 400 when update_id is missing or not an integer', async (t) => {
+  const s = await setup(t);
+  for (const body of ['{}', '{"update_id":"1"}', '{"update_id":1.5}', '[1,2]', '"x"', 'null', '{"update_id":-1}']) {
+    const res = await s.post(body, s.good);
+    t.equal(res.status, 400, body);
+    t.match(res.json, { error: /update_id/ });
+  }
+  t.equal(s.intake.stored.size, 0);
+});
+
+t.test('webhook answers 400 to an empty body', async (t) => {
+  const s = await setup(t);
+  const res = await s.post('', s.good);
+  t.equal(res.status, 400);
+});
+
+t.test('unknown update types and unknown fields are accepted with 200', async (t) => {
+  const s = await setup(t);
+  const res = await s.post(JSON.stringify({ update_id: 5, brand_new_update_kind: { foo: 1 }, extra: true }), s.good);
+  t.equal(res.status, 200);
+  t.ok(s.intake.stored.has(5));
+});
+
+t.test('a duplicate update_id gets 200 and is not handed on again', async (t) => {
+  const s = await setup(t);
+  t.equal((await s.post(update(9), s.good)).status, 200);
+  t.equal((await s.post(update(9), s.good)).status, 200);
+  t.same(s.accepted, [9]);
+});
+
+t.test('a full inbox answers 503 with Retry-After', async (t) => {
+  const s = await setup(t);
+  s.intake.mode = 'full';
+  const res = await s.post(update(3), s.good);
+  t.equal(res.status, 503);
+  t.ok(Number(res.headers['retry-after']) > 0);
+  t.match(res.json, { error: /inbox full/ });
+});
+
+t.test('a store failure answers 503 so Telegram retries, and logs the error', async (t) => {
+  const s = await setup(t);
+  s.intake.mode = 'broken';
+  const res = await s.post(update(3), s.good);
+  t.equal(res.status, 503);
+  t.match(s.log.text(), /could not store the update/);
+});
+
+t.test('while shutting down the webhook answers 503 with Retry-After', async (t) => {
+  const s = await setup(t);
+  s.setClosing(true);
+  const res = await s.post(update(4), s.good);
+  t.equal(res.status, 503);
+  t.ok(res.headers['retry-after']);
+  t.equal(s.intake.stored.size, 0);
+});
+
+t.test('past 20 wrong secrets in a minute an address gets 429; the right secret still passes', async (t) => {
+  const s = await setup(t);
+  const bad = { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 'guess' };
+  const statuses: number[] = [];
+  for (let i = 0; i < 22; i++) statuses.push((await s.post(update(100 + i), bad)).status);
+  t.same(statuses.slice(0, 20), Array(20).fill(401));
+  t.same(statuses.slice(20), [429, 429]);
+  t.match(s.log.text(), /answering 429/);
+  const ok = await s.post(update(200), s.good);
+  t.equal(ok.status, 200, 'requests with the right secret are never rate-limited');
+});
+
+t.test('GET /healthz answers ok; other paths are 404 JSON', async (t) => {
+  const s = await setup(t);
+  const health = await request(`https://127.0.0.1:${s.port}/healthz`, { dispatcher: s.agent });
+  t.equal(health.statusCode, 200);
+  t.same(await health.body.json(), { status: 'ok' });
+  const missing = await request(`https://127.0.0.1:${s.port}/nope`, { dispatcher: s.agent });
+  t.equal(missing.statusCode, 404);
+  t.same(await missing.body.json(), { error: 'Not Found' });
+  t.ok(health.headers['strict-transport-security'] || health.headers['x-content-type-options'], 'helmet headers present');
+});
+
+t.test('GET on the webhook path is not a way in', async (t) => {
+  const s = await setup(t);
+  const res = await request(`https://127.0.0.1:${s.port}${PATH}`, { dispatcher: s.agent });
+  t.equal(res.statusCode, 404);
+  await res.body.dump();
+});
