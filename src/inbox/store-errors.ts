@@ -1,0 +1,49 @@
+import path from 'node:path';
+import { SkillgateError } from '../errors.js';
+
+/**
+ * Turns a failure to open or use the inbox database into one SG_STORE_UNAVAILABLE error that
+ * names the file and says what to do, instead of SQLite's bare "file is not a database".
+ */
+export function storeUnavailable(file: string, err: unknown): SkillgateError {
+  const code = (err as { code?: string }).code ?? '';
+  const reason = (err as Error).message ?? String(err);
+  const dir = path.dirname(file);
+  return new SkillgateError('SG_STORE_UNAVAILABLE', `Inbox store unavailable at ${file}: ${reason}. ${fixFor(code, file, dir)}`, {
+    cause: err,
+  });
+}
+
+function fixFor(code: string, file: string, dir: string): string {
+  switch (code) {
+    case 'SQLITE_NOTADB':
+    case 'SQLITE_CORRUPT':
+    case 'SQLITE_CORRUPT_VTAB':
+      return (
+        `The file is corrupt or is not a SQLite database. Stop the gateway, move it aside ` +
+        `(mv ${file} ${file}.corrupt, and any ${file}-wal / ${file}-shm next to it) and start again; ` +
+        `Telegram re-delivers updates it has not had a 200 for.`
+      );
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+    case 'SQLITE_READONLY':
+    case 'SQLITE_READONLY_DIRECTORY':
+    case 'SQLITE_CANTOPEN':
+    case 'SQLITE_IOERR':
+      return `Make DATA_DIR (${dir}) writable by the user running the gateway (chown/chmod it), or set DATA_DIR to a writable directory.`;
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return `DATA_DIR (${dir}) must be a directory; something else is in the way. Set DATA_DIR to a directory path.`;
+    case 'SQLITE_FULL':
+    case 'ENOSPC':
+      return `The disk holding DATA_DIR (${dir}) is full. Free space and start again.`;
+    default:
+      return `Check that DATA_DIR (${dir}) is a writable directory on a local disk.`;
+  }
+}
+
+/** A call on a store that was already closed (shutdown raced with late work). */
+export function storeClosed(file: string): SkillgateError {
+  return new SkillgateError('SG_STORE_UNAVAILABLE', `Inbox store at ${file} is closed`);
+}

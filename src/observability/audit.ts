@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from './logger.js';
+import type { Redactor } from './redact.js';
+
+/** One finished update: who, what, which skills, outcome, timings. */
+export interface AuditEntry {
+  ts: string;
+  update_id: number;
+  chat_id: number | null;
+  user_id: number | null;
+  kind: string;
+  text_preview?: string;
+  route?: string;
+  skills: string[];
+  outcome: string;
+  duration_ms: number;
+  error?: string;
+}
+
+export interface AuditLogOptions {
+  /** DATA_DIR; the log is DATA_DIR/audit.log. Created when missing. */
+  dir: string;
+  /** Size at which audit.log is rotated to audit.log.1. Default 10 MiB. */
+  maxBytes?: number;
+  /** Rotated files kept (audit.log.1 ... audit.log.N). Default 5. */
+  keep?: number;
+  /** Applied to every line: a user may paste a secret, an error may carry a URL. Default: identity. */
+  redact?: Redactor;
+  /** Where write failures are reported (once per failure streak). Default: nowhere. */
+  logger?: Logger;
+}
+
+/** Longest text_preview kept, in UTF-16 code units; the handler usually truncates earlier. */
+const PREVIEW_MAX = 200;
+
+/**
+ * Append-only JSON-lines audit trail, rotated by size. Lines are written synchronously with one
+ * write() per line, so lines from concurrent updates never interleave and a crash loses at most
+ * the line being written. Never throws into the caller: auditing must not break message handling.
+ */
+export class AuditLog {
+  readonly file: string;
+  private readonly maxBytes: number;
+  private readonly keep: number;
+  private fd: number | undefined;
+  private size = 0;
+  private failing = false;
+  private closed = false;
+
+  constructor(private readonly options: AuditLogOptions) {
+    this.file = path.join(path.resolve(options.dir), 'audit.log');
+    this.maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
+    this.keep = Math.max(1, options.keep ?? 5);
+  }
+
+  write(entry: AuditEntry): void {
+    if (this.closed) return;
+    try {
+      const line = this.serialize(entry);
+      const bytes = Buffer.byteLength(line);
+      if (this.fd === undefined) this.openFile();
+      if (this.size > 0 && this.size + bytes > this.maxBytes) this.rotate();
+      fs.writeSync(this.fd!, line);
+      this.size += bytes;
+      this.failing = false;
+    } catch (err) {
+      this.reportFailure(err);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeFile();
+  }
+
+  private serialize(entry: AuditEntry): string {
+    const record = { ...entry };
+    if (record.text_preview !== undefined && record.text_preview.length > PREVIEW_MAX) {
+      record.text_preview = `${record.text_preview.slice(0, PREVIEW_MAX)}…`;
+    }
+    const json = JSON.stringify(record);
+    return `${this.options.redact ? this.options.redact(json) : json}\n`;
+  }
+
+  private openFile(): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    this.fd = fs.openSync(this.file, 'a', 0o640);
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** audit.log.(keep-1) -> audit.log.keep (the oldest is overwritten), ..., audit.log -> audit.log.1. */
+  private rotate(): void {
+    this.closeFile();
+    for (let i = this.keep - 1; i >= 1; i--) {
+      const from = `${this.file}.${i}`;
+      if (fs.existsSync(from)) fs.renameSync(from, `${this.file}.${i + 1}`);
+    }
+    fs.renameSync(this.file, `${this.file}.1`);
+    this.openFile();
+  }
+
+  private closeFile(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // Already gone; nothing left to flush (writes are unbuffered).
+    }
+  }
+
+  private reportFailure(err: unknown): void {
+    this.closeFile(); // reopen on the next write: the directory may come back
+    if (this.failing) return;
+    this.failing = true;
+    this.options.logger?.warn({ err, file: this.file }, 'Audit log write failed; audit lines are being lost until it recovers');
+  }
+}

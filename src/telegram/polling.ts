@@ -1,0 +1,168 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Alerter } from '../alerts/alerter.js';
+import { chatIdOf } from '../inbox/chat-id.js';
+import type { AcceptResult, InboxStore } from '../inbox/store.js';
+import type { Logger } from '../observability/logger.js';
+import { jitteredBackoff } from './api-client.js';
+import { TelegramApiError } from './errors.js';
+
+export interface UpdatesSource {
+  getUpdates(
+    params: { offset?: number; timeout?: number; limit?: number; allowed_updates?: string[] },
+    opts?: { signal?: AbortSignal },
+  ): Promise<unknown[]>;
+}
+
+export interface TelegramPollerOptions {
+  api: UpdatesSource;
+  store: Pick<InboxStore, 'accept' | 'getMeta' | 'setMeta'>;
+  /** Woken after each batch with new updates. */
+  dispatcher: { notify(): void };
+  logger: Logger;
+  /** Told about a 409 Conflict or a rejected token. Default: none. */
+  alerter?: Alerter;
+  /** Long-poll timeout Telegram holds the request open for. Default 30 s. */
+  timeoutSeconds?: number;
+  /** Update types to receive. Default: Telegram's (all except a few opt-in ones). */
+  allowedUpdates?: string[];
+  /** Backoff after a failure, ms, by consecutive failure count. Default: full jitter 500 ms doubling to 30 s. */
+  backoff?: (failures: number) => number;
+}
+
+/** Where the next getUpdates offset lives in the store's meta table. */
+export const POLLING_OFFSET_KEY = 'telegram.polling.offset';
+const INBOX_FULL_WAIT_MS = 1_000;
+
+const defaultBackoff = (failures: number) => 500 + jitteredBackoff(failures, 500, 30_000);
+
+/**
+ * Long polling (TELEGRAM_MODE=polling): getUpdates feeding the same durable inbox as the webhook.
+ * The offset, which tells Telegram to forget everything before it, is only advanced and saved
+ * after the updates below it are committed, so a crash between the two re-fetches them and the
+ * inbox dedupes them. A 409 Conflict means someone else owns delivery (a webhook is set or
+ * another process polls): said once in plain words, alerted, then retried with backoff.
+ */
+export class TelegramPoller {
+  private controller: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private offset: number | undefined;
+  private failures = 0;
+  private inConflict = false;
+
+  constructor(private readonly options: TelegramPollerOptions) {}
+
+  start(): void {
+    if (this.loop) return;
+    const saved = this.options.store.getMeta(POLLING_OFFSET_KEY);
+    this.offset = saved === undefined ? undefined : Number(saved);
+    this.controller = new AbortController();
+    const signal = this.controller.signal;
+    this.options.logger.info({ offset: this.offset ?? null }, 'Polling: started (getUpdates long polling)');
+    this.loop = this.run(signal).catch((err) => {
+      this.options.logger.error({ err }, 'Polling: loop stopped unexpectedly');
+    });
+  }
+
+  /** Aborts the long poll in flight and waits for the loop to end. Idempotent. */
+  async stop(): Promise<void> {
+    this.controller?.abort();
+    await this.loop;
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    const { api, logger } = this.options;
+    while (!signal.aborted) {
+      let updates: unknown[];
+      try {
+        updates = await api.getUpdates(
+          {
+            ...(this.offset !== undefined ? { offset: this.offset } : {}),
+            timeout: this.options.timeoutSeconds ?? 30,
+            ...(this.options.allowedUpdates ? { allowed_updates: this.options.allowedUpdates } : {}),
+          },
+          { signal },
+        );
+      } catch (err) {
+        if (signal.aborted) return;
+        this.reportFailure(err);
+        await this.pause(this.nextBackoff(), signal);
+        continue;
+      }
+      if (this.inConflict) logger.info('Polling: getUpdates works again; the conflict is over');
+      this.inConflict = false;
+      this.failures = 0;
+      if (updates.length === 0) continue;
+      try {
+        const full = await this.commit(updates);
+        if (full) await this.pause(INBOX_FULL_WAIT_MS, signal);
+      } catch (err) {
+        logger.error({ err }, 'Polling: could not store updates; fetching them again after a pause');
+        await this.pause(this.nextBackoff(), signal);
+      }
+    }
+  }
+
+  /** Commits a batch (one transaction via the store's group commit), then saves the offset. Returns true when the inbox was full. */
+  private async commit(updates: unknown[]): Promise<boolean> {
+    const { store, logger } = this.options;
+    const valid = updates.filter(hasUpdateId).sort((a, b) => a.update_id - b.update_id);
+    if (valid.length < updates.length) logger.warn({ skipped: updates.length - valid.length }, 'Polling: ignored updates without an integer update_id');
+    const results: AcceptResult[] = await Promise.all(
+      valid.map((u) => store.accept(u.update_id, chatIdOf(u), JSON.stringify(u))),
+    );
+    // Advance only past the committed prefix: anything after a 'full' must be fetched again.
+    let next = this.offset;
+    let accepted = 0;
+    let full = false;
+    for (const [i, result] of results.entries()) {
+      if (result === 'full') {
+        full = true;
+        break;
+      }
+      if (result === 'accepted') accepted++;
+      next = valid[i]!.update_id + 1;
+    }
+    if (next !== undefined && next !== this.offset) {
+      store.setMeta(POLLING_OFFSET_KEY, String(next));
+      this.offset = next;
+    }
+    if (accepted > 0) this.options.dispatcher.notify();
+    if (full) logger.warn('Polling: inbox is full (INBOX_MAX_PENDING); leaving the rest with Telegram for now');
+    return full;
+  }
+
+  private reportFailure(err: unknown): void {
+    const { logger, alerter } = this.options;
+    if (err instanceof TelegramApiError && err.errorCode === 409) {
+      if (this.inConflict) return;
+      this.inConflict = true;
+      const text =
+        'Polling: Telegram answered 409 Conflict to getUpdates: a webhook is set for this bot (remove it with ' +
+        '`npm run webhook:delete`, or use TELEGRAM_MODE=webhook), or another process is polling with the same token ' +
+        '(stop it). Retrying with backoff.';
+      logger.error({ description: err.description }, text);
+      alerter?.alert(text, { key: 'polling-conflict' });
+      return;
+    }
+    if (err instanceof TelegramApiError && (err.errorCode === 401 || err.errorCode === 404)) {
+      const text = `Polling: Telegram rejected the bot token (${err.errorCode}); check TELEGRAM_BOT_TOKEN. Retrying with backoff.`;
+      logger.error(text);
+      alerter?.alert(text, { key: 'polling-token' });
+      return;
+    }
+    logger.warn({ err: (err as Error).message, failures: this.failures + 1 }, 'Polling: getUpdates failed; reconnecting with backoff');
+  }
+
+  private nextBackoff(): number {
+    this.failures++;
+    return (this.options.backoff ?? defaultBackoff)(this.failures);
+  }
+
+  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    await sleep(ms, undefined, { signal }).catch(() => {});
+  }
+}
+
+function hasUpdateId(u: unknown): u is { update_id: number } & Record<string, unknown> {
+  return typeof u === 'object' && u !== null && Number.isSafeInteger((u as { update_id?: unknown }).update_id);
+}
