@@ -8,8 +8,9 @@ import { z } from 'zod';
  * Messages never echo the offending value: it may be a secret.
  */
 
-const int = (min: number, max: number) => z.coerce.number().int(`must be an integer`).min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+const int = (min: number, max: number) => z.coerce.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 const onOff = z.enum(['on', 'off'], { error: 'must be "on" or "off"' });
+const httpUrl = (message: string) => z.url({ protocol: /^https?$/, hostname: /./, error: message });
 const csv = (s: string) => s.split(',').map((p) => p.trim()).filter(Boolean);
 
 /** Telegram only delivers webhooks to these ports. */
@@ -37,17 +38,17 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -')
     .optional(),
   /** Default https://api.telegram.org. Tests and the demo point it at a loopback emulator. */
-  TELEGRAM_API_BASE: z.url({ error: 'must be an http(s) URL' }).default('https://api.telegram.org'),
+  TELEGRAM_API_BASE: httpUrl('must be an http(s) URL').default('https://api.telegram.org'),
   /** Default 40. max_connections passed to setWebhook. */
   TELEGRAM_MAX_CONNECTIONS: int(1, 100).default(40),
   /** Unset by default. https://host[:443|80|88|8443]; when set, the webhook is registered at start. */
   PUBLIC_URL: z
     .url({ error: 'must be a URL like https://bot.example.com' })
-    .refine((u) => new URL(u).protocol === 'https:', 'must start with https:// (Telegram only calls HTTPS webhooks)')
+    .refine((u) => safeUrl(u) === undefined || safeUrl(u)?.protocol === 'https:', 'must start with https:// (Telegram only calls HTTPS webhooks)')
     .refine(
       (u) => {
-        const p = new URL(u).port;
-        return p === '' || (TELEGRAM_WEBHOOK_PORTS as readonly number[]).includes(Number(p));
+        const p = safeUrl(u)?.port;
+        return p === undefined || p === '' || (TELEGRAM_WEBHOOK_PORTS as readonly number[]).includes(Number(p));
       },
       `port must be one of ${TELEGRAM_WEBHOOK_PORTS.join(', ')} (the only ports Telegram delivers to)`,
     )
@@ -73,7 +74,7 @@ export const envSchema = z.object({
   /** Unset by default. With neither this nor OPENAI_BASE_URL, the rule router is used. */
   OPENAI_API_KEY: z.string().min(1).optional(),
   /** Unset by default (the SDK's default). Any OpenAI-compatible server. */
-  OPENAI_BASE_URL: z.url({ error: 'must be an http(s) URL' }).optional(),
+  OPENAI_BASE_URL: httpUrl('must be an http(s) URL').optional(),
   /** Default gpt-4o-mini. */
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   /** Default 5. Tool-call rounds before the loop is cut. */
@@ -121,7 +122,7 @@ export const envSchema = z.object({
   /** Default 300. Seconds an Approve button stays valid. */
   APPROVAL_TTL_S: int(10, 86_400).default(300),
   /** Unset by default: alerts off (one WARN at start). */
-  DISCORD_WEBHOOK_URL: z.url({ error: 'must be an http(s) URL' }).optional(),
+  DISCORD_WEBHOOK_URL: httpUrl('must be an http(s) URL').optional(),
   /** Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -187,6 +188,14 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value in the config, for the redactor. */
   secrets: string[];
+}
+
+function safeUrl(u: string): URL | undefined {
+  try {
+    return new URL(u);
+  } catch {
+    return undefined;
+  }
 }
 
 function expandHome(p: string): string {
