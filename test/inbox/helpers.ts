@@ -1,0 +1,38 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InboxStore, type InboxStoreOptions } from '../../src/inbox/store.js';
+import { captureLogger } from '../helpers/logger.js';
+
+/** Polls `predicate` every 5 ms; rejects after `timeoutMs` (a bound, not a timing assertion). */
+export async function waitUntil(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A store in `dir` with a capturing logger; the prune timer is off so tests stay deterministic. */
+export function openStore(dir: string, options: Partial<InboxStoreOptions> = {}) {
+  const log = captureLogger();
+  const store = InboxStore.open({ dataDir: dir, logger: log.logger, pruneIntervalMs: 0, ...options });
+  return { store, log };
+}
+
+/** A Telegram text-message update for chat `chatId`. */
+export function textUpdate(updateId: number, chatId: number, text = `message ${updateId}`) {
+  return {
+    update_id: updateId,
+    message: { message_id: updateId, from: { id: chatId, is_bot: false, first_name: 'U' }, chat: { id: chatId, type: 'private' }, date: 0, text },
+  };
+}
+
+/** Accepts a text update into the store. */
+export function acceptText(store: InboxStore, updateId: number, chatId: number, text?: string) {
+  return store.accept(updateId, chatId, JSON.stringify(textUpdate(updateId, chatId, text)));
+}
+
+/** An Alerter that records alerts. */
+export function recordingAlerter() {
+  const alerts: string[] = [];
+  return { alerts, alerter: { alert: (text: string) => void alerts.push(text), flush: async () => {} } };
+}

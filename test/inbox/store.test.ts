@@ -1,0 +1,193 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { SkillgateError } from '../../src/errors.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { acceptText, openStore } from './helpers.js';
+
+const HOUR = 3_600_000;
+
+t.test('accept stores a new update once and answers duplicate for the same update_id', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  t.equal(await acceptText(store, 10, 1), 'accepted');
+  t.equal(await acceptText(store, 10, 1), 'duplicate');
+  t.equal(store.pendingCount(), 1);
+});
+
+t.test('dedupe holds across a reopen of the store', async (t) => {
+  const dir = t.testdir();
+  const first = openStore(dir).store;
+  t.equal(await acceptText(first, 7, 1), 'accepted');
+  first.close();
+  const second = openStore(dir).store;
+  t.teardown(() => second.close());
+  t.equal(await acceptText(second, 7, 1), 'duplicate');
+  t.equal(second.pendingCount(), 1, 'the pending count is rebuilt from disk');
+});
+
+t.test('a done update is still a duplicate (its id is kept for the dedupe window)', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  await acceptText(store, 5, 1);
+  store.begin(5);
+  store.markDone(5);
+  t.equal(store.pendingCount(), 0);
+  t.equal(await acceptText(store, 5, 1), 'duplicate');
+});
+
+t.test('concurrent accepts in one tick are group-committed in one transaction', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  const before = store.stats().acceptTransactions;
+  const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => acceptText(store, i + 1, i % 50)));
+  t.equal(store.stats().acceptTransactions - before, 1);
+  t.ok(results.every((r) => r === 'accepted'));
+  t.equal(store.pendingCount(), 1000);
+  t.same(store.openSince(0, 5000).map((r) => r.updateId), Array.from({ length: 1000 }, (_, i) => i + 1));
+});
+
+t.test('the same update_id twice in one batch is accepted once', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  const results = await Promise.all([acceptText(store, 3, 1), acceptText(store, 3, 1)]);
+  t.same(results, ['accepted', 'duplicate']);
+});
+
+t.test('accept answers full at maxPending, still acks duplicates, and recovers when work finishes', async (t) => {
+  const metrics = new Metrics();
+  const { store } = openStore(t.testdir(), { maxPending: 3, metrics });
+  t.teardown(() => store.close());
+  const results = await Promise.all([1, 2, 3, 4].map((id) => acceptText(store, id, 1)));
+  t.same(results, ['accepted', 'accepted', 'accepted', 'full']);
+  t.equal(await acceptText(store, 2, 1), 'duplicate', 'a re-delivery is a 200, not a 503');
+  t.match(await metrics.render(), /skillgate_inbox_pending 3/);
+  store.begin(1);
+  store.markDone(1);
+  t.equal(await acceptText(store, 4, 1), 'accepted');
+  t.match(await metrics.render(), /skillgate_inbox_pending 3/);
+});
+
+t.test('an update moves accepted -> processing -> replied -> done', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  await acceptText(store, 1, 9, 'hello');
+  t.same(store.openSince(0).map((r) => [r.state, r.attempts]), [['accepted', 0]]);
+  const claimed = store.begin(1);
+  t.equal(claimed?.attempts, 1);
+  t.match(JSON.parse(claimed!.payloadJson), { message: { text: 'hello' } });
+  t.equal(store.openSince(0)[0]?.state, 'processing');
+  store.markReplied(1);
+  t.equal(store.openSince(0)[0]?.state, 'replied');
+  t.equal(store.begin(1), undefined, 'a replied update cannot be claimed again');
+  store.markDone(1);
+  t.same(store.openSince(0), []);
+  t.equal(store.pendingCount(), 0);
+});
+
+t.test('a retry returns the update to accepted with its next attempt time; failed leaves the pending count', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  await acceptText(store, 1, 9);
+  store.begin(1);
+  store.scheduleRetry(1, 12345, 'boom');
+  t.match(store.openSince(0)[0], { state: 'accepted', attempts: 1, nextAttemptAt: 12345 });
+  t.equal(store.begin(1)?.attempts, 2);
+  store.markFailed(1, 'boom again');
+  t.equal(store.pendingCount(), 0);
+  t.match(store.stats(), { pending: 0, failed: 1, recentFailures: [{ updateId: 1, chatId: 9, attempts: 2, error: 'boom again' }] });
+});
+
+t.test('pruning forgets done ids after the dedupe window and failures after their retention', async (t) => {
+  let now = 1_000 * HOUR;
+  const { store } = openStore(t.testdir(), { now: () => now, dedupeWindowMs: 25 * HOUR, failedRetentionMs: 100 * HOUR });
+  t.teardown(() => store.close());
+  for (const id of [1, 2, 3]) await acceptText(store, id, 1);
+  store.begin(1);
+  store.markDone(1);
+  store.begin(2);
+  store.markFailed(2, 'x');
+  now += 26 * HOUR;
+  t.equal(store.prune(), 1, 'only the old done row goes');
+  t.equal(await acceptText(store, 1, 1), 'accepted', 'an id older than the window is new again');
+  t.equal(store.failedCount(), 1);
+  now += 100 * HOUR;
+  store.prune();
+  t.equal(store.failedCount(), 0);
+  t.equal(store.openSince(0).map((r) => r.updateId).join(), '3,1', 'unfinished updates are never pruned');
+});
+
+t.test('meta values persist across a reopen', async (t) => {
+  const dir = t.testdir();
+  const first = openStore(dir).store;
+  t.equal(first.getMeta('k'), undefined);
+  first.setMeta('k', '41');
+  first.setMeta('k', '42');
+  first.close();
+  const second = openStore(dir).store;
+  t.teardown(() => second.close());
+  t.equal(second.getMeta('k'), '42');
+});
+
+t.test('close is idempotent, commits queued accepts, and later calls fail with SG_STORE_UNAVAILABLE', async (t) => {
+  const dir = t.testdir();
+  const { store } = openStore(dir);
+  const pending = acceptText(store, 1, 1);
+  store.close();
+  store.close();
+  t.equal(await pending, 'accepted', 'an accept queued before close is committed, not dropped');
+  t.equal(store.isOpen, false);
+  await t.rejects(acceptText(store, 2, 1), { code: 'SG_STORE_UNAVAILABLE' });
+  t.throws(() => store.openSince(0), { code: 'SG_STORE_UNAVAILABLE' });
+  const reopened = openStore(dir).store;
+  t.teardown(() => reopened.close());
+  t.equal(reopened.pendingCount(), 1);
+});
+
+t.test('a corrupt database file gives SG_STORE_UNAVAILABLE naming the file and the fix', async (t) => {
+  const dir = t.testdir({ 'inbox.sqlite': 'this is not a database, just text '.repeat(200) });
+  const err = catchError(() => openStore(dir));
+  t.type(err, SkillgateError);
+  t.equal(err.code, 'SG_STORE_UNAVAILABLE');
+  t.match(err.message, path.join(dir, 'inbox.sqlite'));
+  t.match(err.message, /corrupt or is not a SQLite database/);
+  t.match(err.message, /mv .*inbox\.sqlite .*inbox\.sqlite\.corrupt/);
+});
+
+t.test('a DATA_DIR that is a file gives SG_STORE_UNAVAILABLE saying it must be a directory', async (t) => {
+  const dir = t.testdir({ 'data': 'a file where a directory should be' });
+  const err = catchError(() => openStore(path.join(dir, 'data')));
+  t.equal(err.code, 'SG_STORE_UNAVAILABLE');
+  t.match(err.message, /must be a directory/);
+});
+
+t.test('a read-only DATA_DIR gives SG_STORE_UNAVAILABLE naming the directory and the fix', async (t) => {
+  const dir = path.join(t.testdir(), 'readonly');
+  fs.mkdirSync(dir, { mode: 0o555 });
+  fs.chmodSync(dir, 0o555);
+  fs.chmodSync(path.dirname(dir), 0o755);
+  // Root ignores permissions, so the open runs in a child that drops to nobody when we are root.
+  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const fixture = path.join(import.meta.dirname, 'fixtures', 'open-store.ts');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture, dir], {
+    ...asNobody,
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    env: { PATH: process.env.PATH ?? '', TSX_DISABLE_CACHE: '1' },
+  });
+  const result = JSON.parse(stdout.trim().split('\n').pop()!) as { ok: boolean; code?: string; message?: string };
+  t.equal(result.ok, false);
+  t.equal(result.code, 'SG_STORE_UNAVAILABLE');
+  t.match(result.message, dir);
+  t.match(result.message, /writable/);
+});
+
+function catchError(fn: () => unknown): SkillgateError {
+  try {
+    fn();
+  } catch (err) {
+    return err as SkillgateError;
+  }
+  throw new Error('expected an error');
+}
