@@ -1,0 +1,137 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Per-chat conversation memory for the LLM router, one JSON file per chat in DATA_DIR/chats, so a
+ * restart keeps context. Bounded by message count and characters; trimming drops whole units from
+ * the oldest end, where an assistant message that called tools and the tool results answering it
+ * are one unit: the API rejects a tool message whose call is gone, and a call left unanswered.
+ */
+
+const toolCallSchema = z.object({
+  id: z.string(),
+  type: z.literal('function'),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+
+const messageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('user'), content: z.string() }),
+  z.object({
+    role: z.literal('assistant'),
+    content: z.string().nullable(),
+    tool_calls: z.array(toolCallSchema).optional(),
+  }),
+  z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }),
+]);
+
+const fileSchema = z.object({ version: z.literal(1), messages: z.array(messageSchema) });
+
+/** One remembered message; a subset of the chat.completions message shapes, assignable to them. */
+export type HistoryMessage = z.infer<typeof messageSchema>;
+export type ToolCall = z.infer<typeof toolCallSchema>;
+
+export interface ChatHistoryOptions {
+  /** DATA_DIR; files go to DATA_DIR/chats/<chatId>.json. */
+  dataDir: string;
+  /** Messages kept per chat (LLM_HISTORY_TURNS); 0 keeps nothing. */
+  maxMessages: number;
+  /** Characters kept per chat (LLM_HISTORY_CHARS), counting contents and tool-call arguments. */
+  maxChars: number;
+  logger: Logger;
+}
+
+export class ChatHistory {
+  private readonly dir: string;
+
+  constructor(private readonly options: ChatHistoryOptions) {
+    this.dir = path.join(options.dataDir, 'chats');
+  }
+
+  /** The chat's remembered messages, oldest first; empty when none or the file is unreadable. */
+  async load(chatId: number): Promise<HistoryMessage[]> {
+    let raw: string;
+    try {
+      raw = await readFile(this.fileOf(chatId), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.options.logger.warn({ chatId, err }, 'chat history unreadable; starting this chat afresh');
+      }
+      return [];
+    }
+    try {
+      const parsed = fileSchema.safeParse(JSON.parse(raw));
+      if (parsed.success) return parsed.data.messages;
+    } catch {
+      // fall through: not JSON
+    }
+    this.options.logger.warn({ chatId, file: this.fileOf(chatId) }, 'chat history file is malformed; starting this chat afresh');
+    return [];
+  }
+
+  /** Appends a finished turn and writes the trimmed result atomically (temp file, fsync, rename). */
+  async append(chatId: number, messages: readonly HistoryMessage[]): Promise<void> {
+    if (this.options.maxMessages === 0 || this.options.maxChars === 0) return;
+    const kept = trimHistory([...(await this.load(chatId)), ...messages], this.options.maxMessages, this.options.maxChars);
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const file = this.fileOf(chatId);
+    const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify({ version: 1, messages: kept }));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  }
+
+  /** Forgets the chat (`/reset`). */
+  async reset(chatId: number): Promise<void> {
+    await rm(this.fileOf(chatId), { force: true });
+  }
+
+  private fileOf(chatId: number): string {
+    // A number, never user text, names the file: no path can be smuggled in.
+    if (!Number.isSafeInteger(chatId)) throw new TypeError(`chat id must be an integer, got ${chatId}`);
+    return path.join(this.dir, `${chatId}.json`);
+  }
+}
+
+/**
+ * Keeps the newest messages within both bounds. Drops whole units from the front, then any units
+ * before the first user message, so the kept history starts where a conversation can start.
+ */
+export function trimHistory(messages: readonly HistoryMessage[], maxMessages: number, maxChars: number): HistoryMessage[] {
+  const units = toUnits(messages);
+  let count = messages.length;
+  let chars = messages.reduce((sum, m) => sum + charsOf(m), 0);
+  let start = 0;
+  while (start < units.length && (count > maxMessages || chars > maxChars)) {
+    const unit = units[start++]!;
+    count -= unit.length;
+    chars -= unit.reduce((sum, m) => sum + charsOf(m), 0);
+  }
+  while (start < units.length && units[start]![0]!.role !== 'user') start++;
+  return units.slice(start).flat();
+}
+
+/** Groups messages so an assistant tool-call message and its tool results stay together. */
+function toUnits(messages: readonly HistoryMessage[]): HistoryMessage[][] {
+  const units: HistoryMessage[][] = [];
+  for (const message of messages) {
+    const last = units[units.length - 1];
+    if (message.role === 'tool' && last) last.push(message);
+    else units.push([message]);
+  }
+  return units;
+}
+
+export function charsOf(message: HistoryMessage): number {
+  let n = message.content?.length ?? 0;
+  if (message.role === 'assistant') {
+    for (const call of message.tool_calls ?? []) n += call.function.name.length + call.function.arguments.length;
+  }
+  return n;
+}
