@@ -41,6 +41,10 @@ export const envSchema = z.object({
   TELEGRAM_API_BASE: httpUrl('must be an http(s) URL').default('https://api.telegram.org'),
   /** Default 40. max_connections passed to setWebhook. */
   TELEGRAM_MAX_CONNECTIONS: int(1, 100).default(40),
+  /** Default 30. Outgoing messages per second, all chats together (Telegram's broadcast limit). */
+  TELEGRAM_SEND_RATE: z.coerce.number({ error: 'must be a number' }).positive('must be > 0').default(30),
+  /** Default 1. Outgoing messages per second in one chat (bursts of 3 allowed). */
+  TELEGRAM_CHAT_SEND_RATE: z.coerce.number({ error: 'must be a number' }).positive('must be > 0').default(1),
   /** Unset by default. https://host[:443|80|88|8443]; when set, the webhook is registered at start. */
   PUBLIC_URL: z
     .url({ error: 'must be a URL like https://bot.example.com' })
@@ -140,6 +144,7 @@ export interface Config {
     webhookSecret: string | undefined;
     apiBase: string;
     maxConnections: number;
+    sendRate: { globalPerSecond: number; perChatPerSecond: number };
   };
   http: {
     publicUrl: string | undefined;
@@ -222,6 +227,7 @@ export function toConfig(env: Env, cwd: string): Config {
       webhookSecret: env.TELEGRAM_WEBHOOK_SECRET,
       apiBase: env.TELEGRAM_API_BASE.replace(/\/+$/, ''),
       maxConnections: env.TELEGRAM_MAX_CONNECTIONS,
+      sendRate: { globalPerSecond: env.TELEGRAM_SEND_RATE, perChatPerSecond: env.TELEGRAM_CHAT_SEND_RATE },
     },
     http: {
       publicUrl: env.PUBLIC_URL?.replace(/\/+$/, ''),
