@@ -72,8 +72,8 @@ export class LlmRouter implements IntentRouter {
   }
 
   async route(ctx: RouteContext): Promise<RouteReply> {
-    const wallTime = AbortSignal.timeout(this.config.totalTimeoutMs);
-    const signal = AbortSignal.any([ctx.signal, wallTime]);
+    const turnSignal = turnAbortSignal(ctx.signal, this.config.totalTimeoutMs);
+    const { signal } = turnSignal;
     const history = await this.history.load(ctx.chatId);
     this.log.info({ chatId: ctx.chatId, chars: ctx.text.length, historyMessages: history.length }, 'forwarding message to LLM context');
     const turn: HistoryMessage[] = [{ role: 'user', content: ctx.text }];
@@ -106,9 +106,11 @@ export class LlmRouter implements IntentRouter {
       const failure =
         err instanceof LlmRequestError
           ? err.failure
-          : classifyLlmError(err, { shutdown: ctx.signal.aborted, wallTimeExceeded: wallTime.aborted });
+          : classifyLlmError(err, { shutdown: ctx.signal.aborted, wallTimeExceeded: isTimeout(signal) });
       this.failures.failed(failure, ctx.chatId);
       return { text: replyFor(failure.kind), skills: [...ran] };
+    } finally {
+      turnSignal.dispose();
     }
   }
 
@@ -140,7 +142,7 @@ export class LlmRouter implements IntentRouter {
       completion = await raceAbort(request, signal);
     } catch (err) {
       // `signal` fires on shutdown or at the wall-time cap; its reason tells which.
-      const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
+      const timedOut = isTimeout(signal);
       const failure = classifyLlmError(err, { shutdown: signal.aborted && !timedOut, wallTimeExceeded: timedOut });
       this.metrics?.llmCalls.inc({ outcome: failure.kind });
       throw new LlmRequestError(failure);
@@ -233,6 +235,34 @@ function replyFor(kind: LlmFailureKind): string {
     default:
       return REPLIES.unavailable;
   }
+}
+
+/**
+ * The turn's signal: fires when the gateway's does (shutdown) or at the wall-time cap, with a
+ * TimeoutError reason for the latter. Built by hand rather than with AbortSignal.any so nothing
+ * stays attached to the long-lived gateway signal once the turn is over.
+ */
+function turnAbortSignal(outer: AbortSignal, totalTimeoutMs: number): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(outer.reason);
+  if (outer.aborted) onOuterAbort();
+  else outer.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`the turn exceeded LLM_TOTAL_TIMEOUT_MS (${totalTimeoutMs} ms)`, 'TimeoutError')),
+    totalTimeoutMs,
+  );
+  timer.unref();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onOuterAbort);
+    },
+  };
+}
+
+function isTimeout(signal: AbortSignal): boolean {
+  return signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
 }
 
 /** Settles with `promise`, or rejects as soon as `signal` fires (the SDK's retry sleeps ignore it). */

@@ -147,7 +147,7 @@ export class FakeOpenAI {
     }
     if ('status' in reply) {
       // A short retry-after-ms keeps the SDK's real retry path fast in tests.
-      const retry = reply.status === 429 || reply.status >= 500 ? { 'retry-after-ms': '5' } : {};
+      const retry: Record<string, string> = reply.status === 429 || reply.status >= 500 ? { 'retry-after-ms': '5' } : {};
       return this.sendError(res, reply.status, reply.message ?? `fake error ${reply.status}`, errorType(reply.status), { ...retry, ...reply.headers });
     }
     const message =

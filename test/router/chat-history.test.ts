@@ -1,6 +1,6 @@
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ChatHistory, trimHistory, type HistoryMessage } from '../../src/router/chat-history.js';
 import { captureLogger } from '../helpers/logger.js';
 
@@ -13,7 +13,7 @@ const callMsg = (...ids: string[]): HistoryMessage => ({
 });
 const toolMsg = (id: string, content = 'out'): HistoryMessage => ({ role: 'tool', tool_call_id: id, content });
 
-function history(t: Tap.Test, limits: { maxMessages?: number; maxChars?: number } = {}) {
+function history(t: Test, limits: { maxMessages?: number; maxChars?: number } = {}) {
   const dataDir = t.testdir();
   const log = captureLogger();
   const make = () => new ChatHistory({ dataDir, maxMessages: limits.maxMessages ?? 20, maxChars: limits.maxChars ?? 16_000, logger: log.logger });
