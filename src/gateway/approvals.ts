@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../observability/logger.js';
+import { formatSkillResult } from '../router/format.js';
+import type { SkillResult, SkillRunner } from '../skills/types.js';
+import type { CallbackQuery } from '../telegram/update-schema.js';
+
+/** The Bot API calls the approval flow makes (a subset of TelegramApi). */
+export interface ApprovalApi {
+  sendMessage(chatId: number, text: string, extra?: { reply_markup?: object }): Promise<Array<{ message_id: number }>>;
+  answerCallbackQuery(callbackQueryId: string, text?: string): Promise<unknown>;
+  editMessageReplyMarkup(chatId: number, messageId: number, replyMarkup?: object): Promise<unknown>;
+}
+
+export interface ApprovalServiceOptions {
+  api: ApprovalApi;
+  runner: SkillRunner;
+  /** Pending approvals are kept in DATA_DIR/approvals.json so a restart does not lose them. */
+  dataDir: string;
+  /** How long the Approve button stays valid (APPROVAL_TTL_S). */
+  ttlSeconds: number;
+  logger: Logger;
+  /** Clock in ms, for tests. Default Date.now. */
+  now?: () => number;
+}
+
+interface PendingApproval {
+  id: string;
+  chatId: number;
+  userId: number;
+  skill: string;
+  args: unknown;
+  createdAt: number;
+  expiresAt: number;
+  /** The message carrying the keyboard, to remove it after the decision. */
+  messageId?: number;
+}
+
+const FILE = 'approvals.json';
+const ARGS_PREVIEW_CHARS = 500;
+const CALLBACK = /^(approve|deny):([A-Za-z0-9_-]{1,32})$/;
+
+/**
+ * The gate in front of skills marked `requires_approval`: the skill runs only after the user who
+ * asked taps Approve within the TTL. Decisions are taken off the pending list before anything is
+ * awaited, so a double tap (or a replayed callback after a crash) cannot run a skill twice.
+ */
+export class ApprovalService {
+  private readonly pending = new Map<string, PendingApproval>();
+  private readonly file: string;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ApprovalServiceOptions) {
+    this.file = path.join(options.dataDir, FILE);
+    this.now = options.now ?? Date.now;
+    this.load();
+  }
+
+  /** Asks the user to approve; the skill does not run now. */
+  async request(input: { chatId: number; userId: number; skill: string; args: unknown }): Promise<SkillResult> {
+    await this.expireStale();
+    const createdAt = this.now();
+    const entry: PendingApproval = {
+      id: randomBytes(12).toString('base64url'),
+      ...input,
+      createdAt,
+      expiresAt: createdAt + this.options.ttlSeconds * 1000,
+    };
+    this.pending.set(entry.id, entry);
+    if (!this.save()) {
+      this.pending.delete(entry.id);
+      return result(input.skill, 'error', 'Could not store the approval request (is DATA_DIR writable?)');
+    }
+    const minutes = Math.max(1, Math.round(this.options.ttlSeconds / 60));
+    try {
+      const sent = await this.options.api.sendMessage(
+        input.chatId,
+        `Approve running ${input.skill}${describeArgs(input.args)}?\nOnly you can decide; this request expires in ${minutes} min.`,
+        {
+          reply_markup: {
+            inline_keyboard: [[
+              { text: '✅ Approve', callback_data: `approve:${entry.id}` },
+              { text: '❌ Deny', callback_data: `deny:${entry.id}` },
+            ]],
+          },
+        },
+      );
+      entry.messageId = sent.at(-1)?.message_id;
+      this.save();
+    } catch (err) {
+      this.pending.delete(entry.id);
+      this.save();
+      this.options.logger.error({ skill: input.skill, err: (err as Error).message }, 'Could not send the approval request');
+      return result(input.skill, 'error', `Could not ask for approval: ${(err as Error).message}`);
+    }
+    this.options.logger.info({ approvalId: entry.id, skill: input.skill, chatId: input.chatId }, 'Approval requested');
+    return result(input.skill, 'pending_approval', `${input.skill} needs your approval: tap Approve or Deny above.`);
+  }
+
+  /** A tap on Approve or Deny. Always answers the callback query, so the button stops spinning. */
+  async handleCallback(query: CallbackQuery): Promise<void> {
+    await this.expireStale();
+    const match = CALLBACK.exec(query.data ?? '');
+    const entry = match ? this.pending.get(match[2]!) : undefined;
+    if (!match || !entry) {
+      await this.answer(query.id, 'This request is no longer pending.');
+      if (query.message) await this.removeKeyboard(query.message.chat.id, query.message.message_id);
+      return;
+    }
+    if (query.from.id !== entry.userId || (query.message && query.message.chat.id !== entry.chatId)) {
+      this.options.logger.warn({ approvalId: entry.id, userId: query.from.id }, 'Approval tapped by someone other than the requester; ignored');
+      await this.answer(query.id, 'Only the person who asked can decide.');
+      return;
+    }
+    // Decided: off the list (and the disk) before any await, so it cannot be decided twice.
+    this.pending.delete(entry.id);
+    this.save();
+    const approved = match[1] === 'approve';
+    this.options.logger.info({ approvalId: entry.id, skill: entry.skill, decision: match[1] }, 'Approval decided');
+    await this.answer(query.id, approved ? `Approved: running ${entry.skill}…` : 'Denied.');
+    await this.removeKeyboard(entry.chatId, query.message?.message_id ?? entry.messageId);
+    if (!approved) {
+      await this.notify(entry.chatId, `Denied: ${entry.skill} was not run.`);
+      return;
+    }
+    const outcome = await this.options.runner.run(entry.skill, entry.args);
+    await this.notify(entry.chatId, formatSkillResult(outcome));
+  }
+
+  /** Pending approvals, for tests and diagnostics. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Cancels approvals past their TTL: removes the keyboard and says the skill was not run. */
+  private async expireStale(): Promise<void> {
+    const now = this.now();
+    const stale = [...this.pending.values()].filter((p) => p.expiresAt <= now);
+    if (stale.length === 0) return;
+    for (const entry of stale) this.pending.delete(entry.id);
+    this.save();
+    for (const entry of stale) {
+      this.options.logger.info({ approvalId: entry.id, skill: entry.skill }, 'Approval expired');
+      await this.removeKeyboard(entry.chatId, entry.messageId);
+      await this.notify(entry.chatId, `Approval for ${entry.skill} expired; it was not run.`);
+    }
+  }
+
+  private async answer(callbackQueryId: string, text: string): Promise<void> {
+    try {
+      await this.options.api.answerCallbackQuery(callbackQueryId, text);
+    } catch (err) {
+      // The toast is cosmetic; the decision already stands.
+      this.options.logger.warn({ err: (err as Error).message }, 'answerCallbackQuery failed');
+    }
+  }
+
+  private async removeKeyboard(chatId: number, messageId: number | undefined): Promise<void> {
+    if (messageId === undefined) return;
+    try {
+      await this.options.api.editMessageReplyMarkup(chatId, messageId);
+    } catch (err) {
+      // "message is not modified" when it was already removed: nothing to do.
+      this.options.logger.debug({ err: (err as Error).message }, 'Could not remove the approval keyboard');
+    }
+  }
+
+  private async notify(chatId: number, text: string): Promise<void> {
+    try {
+      await this.options.api.sendMessage(chatId, text);
+    } catch (err) {
+      this.options.logger.error({ chatId, err: (err as Error).message }, 'Could not send the approval outcome');
+    }
+  }
+
+  private load(): void {
+    let raw: string;
+    try {
+      raw = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.options.logger.warn({ err }, 'Cannot read pending approvals');
+      return;
+    }
+    try {
+      const entries = (JSON.parse(raw) as { pending?: PendingApproval[] }).pending ?? [];
+      for (const entry of entries) {
+        if (typeof entry.id === 'string' && typeof entry.expiresAt === 'number') this.pending.set(entry.id, entry);
+      }
+    } catch {
+      this.options.logger.warn({ file: this.file }, 'Pending approvals file is corrupt; starting with none (taps on old buttons get "no longer pending")');
+    }
+  }
+
+  /**
+   * Written whole, atomically and synchronously: tiny, rare, and never interleaved with itself.
+   * A failure is logged and reported, never thrown: the chat must get an answer either way.
+   */
+  private save(): boolean {
+    const tmp = `${this.file}.tmp`;
+    try {
+      fs.mkdirSync(this.options.dataDir, { recursive: true });
+      const fd = fs.openSync(tmp, 'w', 0o600);
+      try {
+        fs.writeFileSync(fd, JSON.stringify({ version: 1, pending: [...this.pending.values()] }));
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, this.file);
+      return true;
+    } catch (err) {
+      this.options.logger.error({ err, file: this.file }, 'Could not save pending approvals');
+      return false;
+    }
+  }
+}
+
+function describeArgs(args: unknown): string {
+  if (args === undefined || args === null) return '';
+  if (typeof args === 'object' && Object.keys(args as object).length === 0) return '';
+  const json = JSON.stringify(args);
+  return ` with ${json.length > ARGS_PREVIEW_CHARS ? `${json.slice(0, ARGS_PREVIEW_CHARS)}…` : json}`;
+}
+
+function result(skill: string, outcome: SkillResult['outcome'], output: string): SkillResult {
+  return { skill, outcome, ok: false, output, truncated: false, durationMs: 0 };
+}
