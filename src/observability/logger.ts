@@ -26,6 +26,7 @@ export function createLogger(options: LoggerOptions): Logger {
       colorize: true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',
+      singleLine: true,
       destination: (options.destination as NodeJS.WritableStream | undefined) ?? 1,
       sync: true,
     });

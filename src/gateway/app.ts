@@ -1,0 +1,284 @@
+import fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { DiscordAlerter } from '../alerts/discord.js';
+import { silentAlerter, type Alerter } from '../alerts/alerter.js';
+import type { Config } from '../config/index.js';
+import { ConfigError, PortInUseError, SkillgateError } from '../errors.js';
+import { buildAdminServer } from '../http/admin-server.js';
+import { buildMainServer } from '../http/server.js';
+import { chatIdOf } from '../inbox/chat-id.js';
+import { InboxDispatcher } from '../inbox/dispatcher.js';
+import { InboxStore } from '../inbox/store.js';
+import { AuditLog } from '../observability/audit.js';
+import type { Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { createRedactor, type Redactor } from '../observability/redact.js';
+import { LlmRouter } from '../router/llm-router.js';
+import { RuleRouter } from '../router/rules.js';
+import type { IntentRouter } from '../router/types.js';
+import { SkillRuntime } from '../skills/runtime.js';
+import { TelegramApi } from '../telegram/api-client.js';
+import { TelegramApiError } from '../telegram/errors.js';
+import { TelegramPoller } from '../telegram/polling.js';
+import { ensureWebhook } from '../telegram/webhook-registration.js';
+import type { SendRateLimits } from '../telegram/rate-limiter.js';
+import { ApprovalService } from './approvals.js';
+import { createUpdateHandler } from './handle-update.js';
+
+export interface GatewayOptions {
+  config: Config;
+  logger: Logger;
+  /** Default: a fresh Metrics with process metrics. */
+  metrics?: Metrics;
+  /** Default: Discord when DISCORD_WEBHOOK_URL is set, else silent. */
+  alerter?: Alerter;
+  /** Outgoing message limits (the benchmark raises them; Telegram's real limits are the default). */
+  sendRateLimits?: SendRateLimits;
+}
+
+const AUDIT_MAX_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The composition root: builds every part from the Config, starts them in dependency order and
+ * stops them in reverse. No part reaches for another on its own; everything is passed in here.
+ */
+export class Gateway {
+  private closing = false;
+  private readonly shutdown = new AbortController();
+  private main: FastifyInstance | undefined;
+  private admin: FastifyInstance | undefined;
+  private poller: TelegramPoller | undefined;
+  private dispatcher: InboxDispatcher | undefined;
+  private webhookRegistered: boolean | undefined;
+  private stopped: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly metrics: Metrics,
+    readonly alerter: Alerter,
+    readonly redact: Redactor,
+    readonly store: InboxStore,
+    readonly skills: SkillRuntime,
+    readonly api: TelegramApi,
+    readonly router: IntentRouter,
+  ) {}
+
+  /** Builds and starts everything; throws a SkillgateError the caller turns into an exit code. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const { config, logger } = options;
+    const metrics = options.metrics ?? new Metrics({ processMetrics: true });
+    const redact = createRedactor(config.secrets);
+    const alerter = options.alerter ?? createAlerter(config, logger, redact, metrics);
+    logger.info(
+      { mode: config.telegram.mode, router: config.llm ? 'llm' : 'rules', skillMode: config.skills.mode, sandbox: config.skills.sandbox },
+      'Starting skillgate',
+    );
+    logger.info(`Configured interface: ${config.telegram.mode === 'webhook' ? 'Telegram webhooks' : 'Telegram long polling'}`);
+
+    const store = InboxStore.open({ dataDir: config.dataDir, logger, maxPending: config.inboxMaxPending, metrics });
+    let skills: SkillRuntime | undefined;
+    try {
+      skills = await SkillRuntime.create({ config: config.skills, logger, metrics });
+      const api = new TelegramApi({
+        token: config.telegram.token,
+        apiBase: config.telegram.apiBase,
+        logger,
+        redact,
+        metrics,
+        sendRateLimits: options.sendRateLimits ?? config.telegram.sendRate,
+      });
+      const router: IntentRouter = config.llm
+        ? new LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter })
+        : new RuleRouter();
+      const gateway = new Gateway(config, logger, metrics, alerter, redact, store, skills, api, router);
+      await gateway.run();
+      return gateway;
+    } catch (err) {
+      await skills?.close().catch(() => undefined);
+      store.close();
+      throw err;
+    }
+  }
+
+  /** Where the public listener is bound (undefined in polling mode). */
+  get mainAddress(): AddressInfo | undefined {
+    return (this.main?.server.address() as AddressInfo | null) ?? undefined;
+  }
+
+  get adminAddress(): AddressInfo | undefined {
+    return (this.admin?.server.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Re-reads SKILLS_DIR (SIGHUP). */
+  async reloadSkills(): Promise<void> {
+    await this.skills.reload();
+  }
+
+  /**
+   * Graceful stop: refuse new updates (503), finish in-flight work within SHUTDOWN_GRACE_MS,
+   * leave the rest in the store for the next start, close everything. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  private async run(): Promise<void> {
+    const { config, logger } = this;
+    await this.verifyBotToken();
+    const approvals = new ApprovalService({
+      api: this.api,
+      runner: this.skills,
+      dataDir: config.dataDir,
+      ttlSeconds: config.approvalTtlS,
+      logger,
+    });
+    const handler = createUpdateHandler({
+      allowedUserIds: config.telegram.allowedUserIds,
+      api: this.api,
+      router: this.router,
+      skills: this.skills,
+      approvals,
+      audit: new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES }),
+      alerter: this.alerter,
+      logger,
+      metrics: this.metrics,
+      shutdownSignal: this.shutdown.signal,
+    });
+    const dispatcher = new InboxDispatcher({
+      store: this.store,
+      handler,
+      concurrency: config.chatConcurrency,
+      logger,
+      metrics: this.metrics,
+      alerter: this.alerter,
+    });
+    this.dispatcher = dispatcher;
+    dispatcher.start();
+
+    if (config.telegram.mode === 'webhook') {
+      await this.listenMain(dispatcher);
+      if (config.http.publicUrl) void this.registerWebhook();
+    } else {
+      this.poller = new TelegramPoller({ api: this.api, store: this.store, dispatcher, logger, alerter: this.alerter });
+      this.poller.start();
+    }
+    await this.listenAdmin();
+  }
+
+  /** getMe: proves the token works before we accept traffic. A rejected token is a config error. */
+  private async verifyBotToken(): Promise<void> {
+    try {
+      const me = await this.api.getMe();
+      this.logger.info({ bot: me.username }, `Connection verified with the Telegram Bot API: @${me.username}`);
+    } catch (err) {
+      if (err instanceof TelegramApiError && (err.errorCode === 401 || err.errorCode === 404)) {
+        throw new ConfigError(['TELEGRAM_BOT_TOKEN: was rejected by Telegram (401 Unauthorized); copy the token from @BotFather again']);
+      }
+      // Telegram unreachable right now: start anyway, replies retry on their own.
+      this.logger.warn({ err: (err as Error).message }, 'Could not reach the Telegram Bot API at start; continuing');
+    }
+  }
+
+  private async listenMain(dispatcher: InboxDispatcher): Promise<void> {
+    const { http } = this.config;
+    const tls = http.tls ? await readTls(http.certFile, http.keyFile) : undefined;
+    this.main = await buildMainServer({
+      logger: this.logger,
+      tls,
+      trustProxy: http.trustProxy,
+      webhook: {
+        path: http.webhookPath,
+        secret: this.config.telegram.webhookSecret ?? '',
+        intake: this.store,
+        chatIdOf,
+        isClosing: () => this.closing,
+        onAccepted: () => dispatcher.notify(),
+        metrics: this.metrics,
+      },
+    });
+    await listenOrExplain(this.main, http.host, http.port);
+    const port = this.mainAddress?.port;
+    this.logger.info({ port, path: http.webhookPath }, `Listening on ${tls ? 'HTTPS' : 'HTTP'} port ${port}`);
+  }
+
+  private async listenAdmin(): Promise<void> {
+    const { adminHost, adminPort } = this.config.http;
+    if (adminPort === 0) return;
+    this.admin = await buildAdminServer({ logger: this.logger, metrics: this.metrics, readiness: () => this.readiness() });
+    await listenOrExplain(this.admin, adminHost, adminPort);
+    this.logger.info(`Admin listener on http://${adminHost}:${this.adminAddress?.port} (/healthz, /readyz, /metrics)`);
+  }
+
+  private async registerWebhook(): Promise<void> {
+    try {
+      await ensureWebhook({ api: this.api, config: this.config, logger: this.logger });
+      this.webhookRegistered = true;
+    } catch (err) {
+      this.webhookRegistered = false;
+      const message = this.redact((err as Error).message);
+      this.logger.error({ err: message }, 'Webhook registration failed; run npm run webhook:set to see why');
+      this.alerter.alert(`Webhook registration failed: ${message}`);
+    }
+  }
+
+  private async readiness(): Promise<{ ready: boolean; reasons: string[]; detail?: object }> {
+    const reasons: string[] = [];
+    const skills = this.skills.status();
+    if (!skills.ready) reasons.push(...(skills.reasons.length > 0 ? skills.reasons : ['skills not loaded']));
+    if (!this.store.isOpen) reasons.push('store closed');
+    if (this.closing) reasons.push('shutting down');
+    if (this.config.telegram.mode === 'webhook' && this.config.http.publicUrl && this.webhookRegistered !== true) {
+      reasons.push(this.webhookRegistered === false ? 'webhook registration failed' : 'webhook not registered yet');
+    }
+    return { ready: reasons.length === 0, reasons, detail: { skills, inbox: this.store.stats() } };
+  }
+
+  private async doStop(): Promise<void> {
+    this.closing = true;
+    this.logger.info({ graceMs: this.config.shutdownGraceMs }, 'Shutting down: intake stopped, draining in-flight updates');
+    await this.poller?.stop();
+    await this.dispatcher?.stop(this.config.shutdownGraceMs);
+    this.shutdown.abort();
+    await this.main?.close();
+    await this.admin?.close();
+    await this.skills.close();
+    this.store.close();
+    await this.api.close();
+    await this.alerter.flush(2_000);
+    this.logger.info('Stopped');
+  }
+}
+
+function createAlerter(config: Config, logger: Logger, redact: Redactor, metrics: Metrics): Alerter {
+  if (!config.discordWebhookUrl) {
+    logger.warn('DISCORD_WEBHOOK_URL is not set: operations alerts are off');
+    return silentAlerter;
+  }
+  return new DiscordAlerter({ url: config.discordWebhookUrl, logger, redact, metrics });
+}
+
+async function readTls(certFile: string, keyFile: string): Promise<{ cert: Buffer; key: Buffer }> {
+  try {
+    return { cert: await fs.readFile(certFile), key: await fs.readFile(keyFile) };
+  } catch (err) {
+    throw new ConfigError([
+      `TLS_CERT_FILE/TLS_KEY_FILE: cannot read ${(err as NodeJS.ErrnoException).path ?? certFile} (${(err as NodeJS.ErrnoException).code}); ` +
+        'make a self-signed pair with `npm run certs -- --host YOUR_HOST`, or set TLS=off behind a reverse proxy',
+    ]);
+  }
+}
+
+async function listenOrExplain(app: FastifyInstance, host: string, port: number): Promise<void> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(host, port);
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+      throw new SkillgateError('SG_PORT_IN_USE', `No permission to listen on ${host}:${port}; use a port above 1023 or a reverse proxy`);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,98 @@
+import closeWithGrace from 'close-with-grace';
+import { DiscordAlerter } from './alerts/discord.js';
+import { loadConfig, loadEnvKeys, readEnv, type Config } from './config/index.js';
+import { ConfigError, EXIT_CONFIG, PortInUseError, SkillgateError } from './errors.js';
+import { Gateway } from './gateway/app.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createRedactor } from './observability/redact.js';
+
+/**
+ * `npm start`: configuration from the environment and `.env`, then the gateway until a signal.
+ * Exit codes: 0 after a clean shutdown, 78 for configuration problems, 1 for anything else.
+ */
+async function main(): Promise<void> {
+  const env = readEnvOrExit();
+  let config: Config;
+  try {
+    config = loadConfig(env, process.cwd());
+  } catch (err) {
+    if (err instanceof ConfigError) return failConfig(err, env);
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel, redact: createRedactor(config.secrets) });
+  if (process.getuid?.() === 0) logger.warn('Running as root: skill processes are dropped to SKILL_RUN_AS when set; prefer a dedicated user');
+
+  let gateway: Gateway | undefined;
+  const closer = closeWithGrace(
+    { delay: config.shutdownGraceMs + 5_000, skip: ['SIGHUP'], logger: false },
+    async ({ signal, err }) => {
+      if (err) {
+        logger.fatal({ err }, 'Uncaught error; shutting down');
+        gateway?.alerter.alert(`Gateway crashed: ${(err as Error).message}`);
+      } else if (signal) {
+        logger.info({ signal }, `Received ${signal}`);
+      }
+      await gateway?.stop();
+    },
+  );
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading skills');
+    void gateway?.reloadSkills();
+  });
+
+  try {
+    gateway = await Gateway.start({ config, logger });
+  } catch (err) {
+    closer.uninstall();
+    await exitWithStartupError(err, logger, config);
+  }
+}
+
+function readEnvOrExit() {
+  try {
+    return readEnv(process.env, process.cwd());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.problems) process.stderr.write(`${line}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+}
+
+/** One line per problem, no stack; an alert too when Discord is configured correctly. */
+async function failConfig(err: ConfigError, env: Record<string, string | undefined>): Promise<never> {
+  for (const line of err.problems) process.stderr.write(`${line}\n`);
+  await alertBestEffort(env, `Gateway did not start: configuration invalid (${err.problems.map((p) => p.split(':')[0]).join(', ')})`);
+  process.exit(EXIT_CONFIG);
+}
+
+async function exitWithStartupError(err: unknown, logger: Logger, config: Config): Promise<never> {
+  const code = err instanceof ConfigError ? EXIT_CONFIG : 1;
+  const message = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
+  if (err instanceof SkillgateError) logger.fatal({ code: err.code }, message);
+  else logger.fatal({ err }, `Start failed: ${message}`);
+  const line = err instanceof PortInUseError || err instanceof ConfigError ? message : `Start failed: ${message}`;
+  process.stderr.write(`${createRedactor(config.secrets)(line)}\n`);
+  const alert = config.discordWebhookUrl
+    ? new DiscordAlerter({ url: config.discordWebhookUrl, logger, redact: createRedactor(config.secrets) })
+    : undefined;
+  alert?.alert(`Gateway did not start: ${message}`);
+  await alert?.flush(3_000);
+  process.exit(code);
+}
+
+async function alertBestEffort(env: Record<string, string | undefined>, text: string): Promise<void> {
+  try {
+    const { DISCORD_WEBHOOK_URL: url } = loadEnvKeys(env, ['DISCORD_WEBHOOK_URL']);
+    if (!url) return;
+    const logger = createLogger({ level: 'silent', redact: createRedactor([url]) });
+    const alerter = new DiscordAlerter({ url, logger, redact: createRedactor([url]) });
+    alerter.alert(text);
+    await alerter.flush(3_000);
+  } catch {
+    // Alerts are best effort; the config error itself is already on stderr.
+  }
+}
+
+await main();
