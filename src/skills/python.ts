@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+
+export interface PythonInfo {
+  /** `sys.executable` of PYTHON_BIN: the real interpreter, not a version-manager shim. */
+  executable: string;
+  version: string;
+  /** uid SKILL_RUN_AS names, when set. */
+  runAsUid: number | undefined;
+}
+
+const PROBE = `
+import json, sys
+info = {"executable": sys.executable, "version": sys.version.split()[0], "runAsUid": None}
+if len(sys.argv) > 1:
+    import pwd
+    name = sys.argv[1]
+    try:
+        info["runAsUid"] = (pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)).pw_uid
+    except KeyError:
+        info["runAsError"] = "no such user"
+print(json.dumps(info))
+`;
+
+/**
+ * Runs PYTHON_BIN once to learn the real interpreter. pyenv-style shims are shell scripts that
+ * cost ~50 ms per call; resolving them at start keeps that off every skill call.
+ */
+export async function resolvePython(bin: string, env: Record<string, string>, runAs?: string): Promise<PythonInfo> {
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(bin, ['-c', PROBE, ...(runAs ? [runAs] : [])], { env, timeout: 15_000 }, (err, out, errOut) => {
+      if (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : String(errOut || err.message).trim().split('\n').pop();
+        reject(new ConfigError([`PYTHON_BIN: "${bin}" cannot be run (${why}); install python3 or point PYTHON_BIN at an interpreter`]));
+      } else resolve(out);
+    });
+  });
+  const info = JSON.parse(stdout) as PythonInfo & { runAsError?: string };
+  if (info.runAsError) throw new ConfigError([`SKILL_RUN_AS: user "${runAs}" does not exist on this machine`]);
+  return { executable: info.executable, version: info.version, runAsUid: info.runAsUid ?? undefined };
+}
+
+/**
+ * host.py ships next to this file in src/. After `tsc` this module runs from dist/skills/, and
+ * tsc does not copy .py files, so it is found in the package's src/skills/ instead.
+ */
+export function hostScriptPath(): string {
+  const candidates = [new URL('./host.py', import.meta.url), new URL('../../src/skills/host.py', import.meta.url)];
+  for (const url of candidates) {
+    const file = fileURLToPath(url);
+    if (fs.existsSync(file)) return file;
+  }
+  throw new Error(`src/skills/host.py not found next to ${fileURLToPath(import.meta.url)}: ship src/skills/host.py with the build`);
+}

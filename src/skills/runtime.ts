@@ -1,0 +1,271 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config/index.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { skillEnvironment, type ParentEnv } from './environment.js';
+import { execute, type Execution } from './executor.js';
+import { HostLauncher } from './launcher.js';
+import { ConcurrencyLimiter } from './limiter.js';
+import { limitsFor } from './limits.js';
+import { hostScriptPath, resolvePython, type PythonInfo } from './python.js';
+import { SkillRegistry } from './registry.js';
+import { toSkillResult } from './result.js';
+import { createSandbox, type Sandbox } from './sandbox.js';
+import { coldTransport, type CallTransport } from './transport.js';
+import type { SkillInfo, SkillResult, SkillRunner } from './types.js';
+import { WarmHost, type WarmHostState } from './warm-host.js';
+import { watchDirectory } from './watcher.js';
+
+export interface SkillRuntimeOptions {
+  config: Config['skills'];
+  logger: Logger;
+  metrics?: Metrics;
+  /**
+   * The gateway's environment, source of PATH, HOME, LANG, TZ and SKILL_ENV_ALLOW values (nothing
+   * else is passed on). Default: none of them (PATH falls back to the system default).
+   */
+  env?: ParentEnv;
+  /** Watch SKILLS_DIR and reload on changes. Default true; the CLI turns it off. */
+  watch?: boolean;
+}
+
+export interface SkillRuntimeStatus {
+  ready: boolean;
+  skills: number;
+  mode: 'warm' | 'cold';
+  sandbox: 'none' | 'bwrap';
+  /** Why it is not ready (empty when ready). */
+  reasons: string[];
+  warmHost: WarmHostState | 'off';
+}
+
+/**
+ * The skill runtime: the registry (discovery, hot reload) and the executor (validation,
+ * concurrency, warm or cold host, sandbox, limits, trace, metrics). `run` never throws.
+ * Emits 'reload' with the new SkillInfo[] whenever the registry changes.
+ */
+export class SkillRuntime extends EventEmitter implements SkillRunner {
+  readonly #active = new Set<CallTransport>();
+  #stopWatching: () => void = () => undefined;
+  #reloading: Promise<SkillInfo[]> | undefined;
+  #reloadAgain = false;
+  #loadError: string | undefined;
+  #closed = false;
+
+  private constructor(
+    private readonly config: Config['skills'],
+    private readonly logger: Logger,
+    private readonly metrics: Metrics | undefined,
+    private readonly python: PythonInfo,
+    private readonly sandbox: Sandbox,
+    private readonly launcher: HostLauncher,
+    private readonly registry: SkillRegistry,
+    private readonly limiter: ConcurrencyLimiter,
+    private readonly warm: WarmHost | undefined,
+    private readonly privateRoot: string,
+  ) {
+    super();
+  }
+
+  static async create(options: SkillRuntimeOptions): Promise<SkillRuntime> {
+    const { config, metrics } = options;
+    const logger = options.logger.child({ component: 'skills' });
+    const isRoot = process.getuid?.() === 0;
+    if (config.runAs && !isRoot) {
+      throw new ConfigError(['SKILL_RUN_AS: only works when the gateway runs as root (it drops skill processes to that user); unset it']);
+    }
+    fs.mkdirSync(config.workspaceDir, { recursive: true });
+    const env = skillEnvironment(options.env ?? {}, { workspaceDir: config.workspaceDir, allow: config.envAllow, logger });
+    const python = await resolvePython(config.pythonBin, env, config.runAs);
+    const sandbox = await createSandbox(config.sandbox, python.executable, { dropCapabilities: !config.runAs });
+    if (isRoot && !config.runAs) {
+      logger.warn('Running as root: skills run as root too. Set SKILL_RUN_AS to an unprivileged user (e.g. nobody) to drop them');
+    }
+    const privateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-skills-'));
+    fs.chmodSync(privateRoot, 0o711); // SKILL_RUN_AS must be able to read the snapshots inside
+    const socketDir = path.join(privateRoot, 'sock');
+    fs.mkdirSync(socketDir, { mode: 0o700 });
+    const launcher = new HostLauncher({
+      python: python.executable,
+      hostScript: hostScriptPath(),
+      sandbox,
+      env,
+      workspaceDir: config.workspaceDir,
+      runAs: config.runAs,
+      limits: limitsFor(config),
+      maxOutputBytes: config.maxOutputBytes,
+      timeoutMs: config.timeoutMs,
+      privateRoot,
+    });
+    const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
+    const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;
+    const limiter = new ConcurrencyLimiter(config.maxConcurrency, config.queueMax);
+    const runtime = new SkillRuntime(config, logger, metrics, python, sandbox, launcher, registry, limiter, warm, privateRoot);
+    await runtime.reload();
+    if (options.watch !== false) {
+      runtime.#stopWatching = watchDirectory(config.dir, 300, () => void runtime.reload(), logger);
+    }
+    logger.info(
+      { python: python.executable, pythonVersion: python.version, mode: config.mode, sandbox: sandbox.kind, runAs: config.runAs, workspace: config.workspaceDir },
+      'Skill runtime ready',
+    );
+    return runtime;
+  }
+
+  /** The registry has been loaded at least once. */
+  get ready(): boolean {
+    return this.registry.loadedOnce;
+  }
+
+  list(): SkillInfo[] {
+    return this.registry.list();
+  }
+
+  get(name: string): SkillInfo | undefined {
+    return this.registry.get(name)?.info;
+  }
+
+  status(): SkillRuntimeStatus {
+    const reasons: string[] = [];
+    if (!this.ready) reasons.push(`skills not loaded${this.#loadError ? `: ${this.#loadError}` : ''}`);
+    return {
+      ready: this.ready,
+      skills: this.registry.list().length,
+      mode: this.config.mode,
+      sandbox: this.sandbox.kind,
+      reasons,
+      warmHost: this.warm?.state ?? 'off',
+    };
+  }
+
+  /** Resident memory of the warm host's process tree, in bytes (undefined when cold or down). */
+  hostRssBytes(): number | undefined {
+    return this.warm?.rssBytes();
+  }
+
+  /**
+   * Re-reads SKILLS_DIR (file watcher, SIGHUP). Concurrent requests collapse into one more round.
+   * Never throws: a failure is logged and the last good registry stays.
+   */
+  reload(): Promise<SkillInfo[]> {
+    if (this.#reloading) {
+      this.#reloadAgain = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      try {
+        do {
+          this.#reloadAgain = false;
+          await this.#reloadOnce();
+        } while (this.#reloadAgain && !this.#closed);
+      } finally {
+        this.#reloading = undefined;
+      }
+      return this.list();
+    })();
+    return this.#reloading;
+  }
+
+  async #reloadOnce(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const { liveDir, changed } = await this.registry.load();
+      this.#loadError = undefined;
+      if (this.warm) await this.warm.start(liveDir);
+      const skills = this.list();
+      this.logger.info({ skills: skills.map((s) => s.name), count: skills.length, dir: this.config.dir }, `Skills loaded: ${skills.map((s) => s.name).join(', ') || '(none)'}`);
+      if (changed) this.emit('reload', skills);
+    } catch (err) {
+      this.#loadError = (err as Error).message;
+      this.logger.error({ err }, 'Skill reload failed; keeping the previous registry');
+    }
+  }
+
+  async run(name: string, args: unknown, options: { signal?: AbortSignal } = {}): Promise<SkillResult> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const refuse = (outcome: SkillResult['outcome'], output: string): SkillResult =>
+      this.#record({ skill: name, outcome, ok: false, output, truncated: false, durationMs: elapsed() }, args);
+
+    const skill = this.registry.get(name);
+    if (!skill) return refuse('not_found', `There is no skill named "${name}". Known skills: ${this.list().map((s) => s.name).join(', ') || 'none'}.`);
+    const check = skill.validate(args);
+    if (!check.ok) return refuse('invalid_args', `${name}: ${check.message}`);
+    if (this.#closed) return refuse('error', 'The skill runtime is shut down.');
+
+    const release = await this.limiter.acquire(options.signal);
+    if (!release) {
+      return refuse('busy', options.signal?.aborted ? 'Cancelled before it started.' : `Too many skills are running (${this.config.maxConcurrency} at once, ${this.config.queueMax} waiting); try again shortly.`);
+    }
+    try {
+      const liveDir = this.registry.liveDir!;
+      const transport = (await this.warm?.connect()) ?? coldTransport(this.launcher, liveDir);
+      this.#active.add(transport);
+      let execution: Execution;
+      try {
+        execution = await execute(transport, { skill: name, file: skill.fileName, args: check.args }, {
+          timeoutMs: this.config.timeoutMs,
+          maxOutputBytes: this.config.maxOutputBytes,
+          signal: options.signal,
+          namespacedPids: this.sandbox.namespacedPids,
+          logger: this.logger,
+        });
+      } finally {
+        this.#active.delete(transport);
+      }
+      const result = toSkillResult(name, execution, { maxOutputBytes: this.config.maxOutputBytes, timeoutMs: this.config.timeoutMs, durationMs: elapsed() });
+      if (execution.done?.result && !execution.done.result.ok && execution.done.result.trace) {
+        this.logger.warn({ skill: name, trace: execution.done.result.trace }, `Skill ${name} raised ${execution.done.result.error}`);
+      }
+      if (!execution.done && execution.end?.stderr) this.logger.warn({ skill: name, stderr: execution.end.stderr }, 'Skill host stderr');
+      return this.#record(result, check.args, execution.transport);
+    } finally {
+      release();
+    }
+  }
+
+  /** The per-call trace line and metrics. */
+  #record(result: SkillResult, args: unknown, transport?: 'warm' | 'cold'): SkillResult {
+    this.metrics?.skillRuns.inc({ skill: result.skill, outcome: result.outcome });
+    if (result.pid !== undefined) this.metrics?.skillSeconds.observe({ skill: result.skill }, result.durationMs / 1000);
+    const level = result.outcome === 'ok' ? 'info' : 'warn';
+    this.logger[level](
+      {
+        skill: result.skill,
+        args,
+        pid: result.pid,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        durationMs: result.durationMs,
+        outputBytes: Buffer.byteLength(result.output),
+        truncated: result.truncated,
+        outcome: result.outcome,
+        via: transport,
+      },
+      `Skill executed: ${result.skill} (${result.outcome}, pid ${result.pid ?? '-'}, exit ${result.signal ?? result.exitCode ?? '-'}, ${result.durationMs} ms)`,
+    );
+    return result;
+  }
+
+  /** Stops watching, kills every running call and the warm host, removes the snapshots. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopWatching();
+    for (const transport of this.#active) {
+      transport.input.write('{"op":"kill"}\n');
+      setTimeout(() => transport.destroy(), 1000).unref();
+    }
+    await Promise.race([
+      Promise.all([...this.#active].map((t) => t.finished)),
+      new Promise((resolve) => setTimeout(resolve, 3000).unref()),
+    ]);
+    await this.warm?.close();
+    await this.#reloading?.catch(() => undefined);
+    fs.rmSync(this.privateRoot, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,209 @@
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../observability/logger.js';
+import { readFrames, type ReadyFrame } from './frames.js';
+import { killGroup, type HostLauncher } from './launcher.js';
+import { warmTransport, type CallTransport } from './transport.js';
+
+export type WarmHostState = 'starting' | 'up' | 'down' | 'stopped';
+
+/** One running `host.py serve` process and the calls it is serving. */
+interface Generation {
+  id: number;
+  child: ChildProcess;
+  socket: string;
+  active: number;
+  retired: boolean;
+  exited: boolean;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/**
+ * The warm skill host: a single-threaded Python process that imported the skills once and forks
+ * one child per call. A new generation is started on every registry reload; the old one keeps
+ * serving its in-flight calls and exits once they are done. If the host dies it is restarted
+ * with backoff; meanwhile `connect()` returns undefined and the runtime spawns cold.
+ */
+export class WarmHost {
+  #current: Generation | undefined;
+  #generations = new Set<Generation>();
+  #state: WarmHostState = 'down';
+  #nextId = 0;
+  #restartDelay = 500;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #liveDir: string | undefined;
+
+  constructor(
+    private readonly launcher: HostLauncher,
+    private readonly socketDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get state(): WarmHostState {
+    return this.#state;
+  }
+
+  /** Starts a generation on `liveDir`; resolves when it is ready (or has failed: calls go cold). */
+  async start(liveDir: string): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#liveDir = liveDir;
+    clearTimeout(this.#restartTimer);
+    const generation = this.#spawn(liveDir);
+    if (!this.#current) this.#state = 'starting';
+    const ready = await this.#waitReady(generation);
+    if ((this.#state as WarmHostState) === 'stopped') return; // closed while starting
+    if (!ready) {
+      this.#retire(generation);
+      if (!this.#current) {
+        this.logger.warn('Warm skill host failed to start; calls run cold until it is back');
+        this.#state = 'down';
+        this.#scheduleRestart();
+      }
+      return;
+    }
+    const previous = this.#current;
+    this.#current = generation;
+    this.#state = 'up';
+    this.#restartDelay = 500;
+    if (previous) this.#retire(previous);
+    const failed = ready.errors.map((e) => e.file);
+    this.logger.debug({ pid: generation.child.pid, skills: ready.skills.length, failed }, 'Warm skill host ready');
+  }
+
+  /** A channel for one call, or undefined when the warm host is not up. */
+  async connect(): Promise<CallTransport | undefined> {
+    const generation = this.#current;
+    if (!generation || this.#state !== 'up') return undefined;
+    const transport = await warmTransport(generation.socket);
+    if (!transport) return undefined;
+    generation.active++;
+    void transport.finished.then(() => {
+      generation.active--;
+      if (generation.retired && generation.active === 0) this.#stopGeneration(generation);
+    });
+    return transport;
+  }
+
+  /** Resident memory of the host process tree in bytes (bwrap included), or undefined. */
+  rssBytes(): number | undefined {
+    const pid = this.#current?.child.pid;
+    return pid ? treeRssBytes(pid) : undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.#current?.child.pid;
+  }
+
+  /** Kills every generation, its in-flight calls included (they are in the host's process tree). */
+  async close(): Promise<void> {
+    this.#state = 'stopped';
+    clearTimeout(this.#restartTimer);
+    const exits = [...this.#generations].map(
+      (g) => new Promise<void>((resolve) => (g.exited ? resolve() : g.child.once('exit', () => resolve()))),
+    );
+    for (const g of this.#generations) {
+      g.child.stdin?.end();
+      killGroup(g.child.pid);
+    }
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 3000).unref())]);
+    this.#current = undefined;
+  }
+
+  #spawn(liveDir: string): Generation {
+    const id = ++this.#nextId;
+    const socket = path.join(this.socketDir, `host-${id}.sock`);
+    fs.rmSync(socket, { force: true });
+    const child = this.launcher.spawn('serve', liveDir, { socket });
+    const generation: Generation = { id, child, socket, active: 0, retired: false, exited: false };
+    this.#generations.add(generation);
+    child.stdin!.on('error', () => undefined);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-4096);
+    });
+    child.on('error', () => undefined); // 'exit' follows; a missing binary is reported there
+    child.once('exit', (code, signal) => {
+      generation.exited = true;
+      this.#generations.delete(generation);
+      fs.rmSync(socket, { force: true });
+      if (generation === this.#current && this.#state !== 'stopped') {
+        this.#current = undefined;
+        this.#state = 'down';
+        this.logger.warn({ code, signal, stderr: stderr.trim().slice(-1000) }, 'Warm skill host died; calls run cold until it is back');
+        this.#scheduleRestart();
+      }
+    });
+    return generation;
+  }
+
+  #waitReady(generation: Generation): Promise<ReadyFrame | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.logger.warn({ pid: generation.child.pid }, 'Warm skill host did not become ready in time');
+        resolve(undefined);
+      }, READY_TIMEOUT_MS);
+      readFrames(
+        generation.child.stdout!,
+        16 * 1024 * 1024,
+        (frame) => {
+          if (frame.t !== 'ready') return;
+          clearTimeout(timer);
+          resolve(frame);
+        },
+        (why) => this.logger.warn({ why }, 'Warm skill host wrote an unexpected line'),
+      );
+      generation.child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
+  }
+
+  #retire(generation: Generation): void {
+    generation.retired = true;
+    if (generation.active === 0) this.#stopGeneration(generation);
+  }
+
+  #stopGeneration(generation: Generation): void {
+    // Closing stdin makes the host leave its loop and exit; its monitors are already gone.
+    generation.child.stdin?.end();
+    setTimeout(() => {
+      if (!generation.exited) killGroup(generation.child.pid);
+    }, 2000).unref();
+  }
+
+  #scheduleRestart(): void {
+    const delay = this.#restartDelay;
+    this.#restartDelay = Math.min(this.#restartDelay * 2, MAX_RESTART_DELAY_MS);
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      if (this.#liveDir && this.#state !== 'stopped') void this.start(this.#liveDir);
+    }, delay);
+    this.#restartTimer.unref();
+  }
+}
+
+/** Sum of VmRSS over a process and its descendants (Linux /proc). */
+export function treeRssBytes(pid: number): number | undefined {
+  let total = 0;
+  const seen = new Set<number>();
+  const stack = [pid];
+  while (stack.length > 0 && seen.size < 1000) {
+    const p = stack.pop()!;
+    if (seen.has(p)) continue;
+    seen.add(p);
+    try {
+      const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+      if (kb) total += Number(kb) * 1024;
+      const children = fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+      if (children) stack.push(...children.split(/\s+/).map(Number));
+    } catch {
+      if (p === pid) return undefined;
+    }
+  }
+  return total;
+}
