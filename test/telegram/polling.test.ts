@@ -125,6 +125,8 @@ t.test('stop() aborts a long poll in progress', async (t) => {
   const p = poller({ timeoutSeconds: 50 });
   p.start();
   await waitUntil(() => fake.callsOf('getUpdates').length === 1, 10_000, 'the long poll');
-  const outcome = await Promise.race([p.stop().then(() => 'stopped'), new Promise((r) => setTimeout(r, 5_000, 'still waiting'))]);
+  let bound: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([p.stop().then(() => 'stopped'), new Promise((r) => (bound = setTimeout(r, 5_000, 'still waiting')))]);
+  clearTimeout(bound);
   t.equal(outcome, 'stopped');
 });
