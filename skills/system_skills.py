@@ -1,0 +1,71 @@
+"""Operator skills: the training workspace and the Python environment."""
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+
+from _workspace import human_size, is_inside, resolve_inside, workspace_root
+
+
+def skill(description, approval=False):
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+        wrapper.is_skill = True
+        wrapper.description = description
+        wrapper.requires_approval = approval
+        return wrapper
+    return decorator
+
+
+MAX_ENTRIES = 200
+
+
+@skill("List the files and folders we have in the training workspace (WORKSPACE_DIR)")
+def check_workspace_files(subdir: str = ""):
+    """List the files in the workspace.
+
+    Args:
+        subdir: a folder inside the workspace to list instead of its top level
+    """
+    folder = resolve_inside(subdir)  # raises OutsideWorkspace: the call fails with a clear error
+    if not os.path.isdir(folder):
+        return f"{subdir or '.'} is not a folder in the workspace"
+    entries = sorted(os.scandir(folder), key=lambda e: (not e.is_dir(follow_symlinks=False), e.name.lower()))
+    if not entries:
+        return f"The workspace folder {subdir or workspace_root()} is empty."
+    lines = [f"{workspace_root() if not subdir else subdir}: {len(entries)} entries"]
+    for entry in entries[:MAX_ENTRIES]:
+        if entry.is_symlink():
+            target = "link" if is_inside(entry.path) else "link outside the workspace, not followed"
+            lines.append(f"  {entry.name} ({target})")
+        elif entry.is_dir():
+            lines.append(f"  {entry.name}/")
+        else:
+            lines.append(f"  {entry.name}  {human_size(entry.stat().st_size)}")
+    if len(entries) > MAX_ENTRIES:
+        lines.append(f"  ... and {len(entries) - MAX_ENTRIES} more")
+    return "\n".join(lines)
+
+
+@skill("Show the installed Python packages (uv pip list, else pip list)")
+def check_python_packages():
+    """List installed Python packages with uv if present, else pip."""
+    attempts = []
+    if shutil.which("uv"):
+        attempts.append(("uv pip list", ["uv", "pip", "list", "--python", sys.executable]))
+    attempts.append(("python -m pip list", [sys.executable, "-m", "pip", "list", "--disable-pip-version-check"]))
+    problems = []
+    for label, argv in attempts:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=25, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            problems.append(f"{label}: {err}")
+            continue
+        if done.returncode == 0:
+            return f"$ {label}\n{done.stdout.strip()}"
+        problems.append(f"{label}: {(done.stderr or done.stdout).strip().splitlines()[-1:] or ['failed']}")
+    return "Neither uv nor pip is available for this Python (" + sys.executable + "):\n" + "\n".join(problems)
