@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { INBOX_SCHEMA, OPEN_STATES_SQL } from './schema.js';
+import { INBOX_SCHEMA, prepareStatements } from './schema.js';
 import { storeClosed, storeUnavailable } from './store-errors.js';
 
 export type AcceptResult = 'accepted' | 'duplicate' | 'full';
@@ -319,42 +319,4 @@ export class InboxStore {
   private assertOpen(): void {
     if (this.closed) throw storeClosed(this.file);
   }
-}
-
-function prepareStatements(db: Database.Database) {
-  return {
-    insert: db.prepare(
-      `INSERT OR IGNORE INTO updates (update_id, chat_id, payload, state, accepted_at) VALUES (?, ?, ?, 'accepted', ?)`,
-    ),
-    exists: db.prepare(`SELECT 1 FROM updates WHERE update_id = ?`).pluck(),
-    countOpen: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE state IN ${OPEN_STATES_SQL}`),
-    countFailed: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE state = 'failed'`),
-    openSince: db.prepare(
-      `SELECT seq, update_id AS updateId, chat_id AS chatId, state, attempts, next_attempt_at AS nextAttemptAt
-         FROM updates WHERE state IN ${OPEN_STATES_SQL} AND seq > ? ORDER BY seq LIMIT ?`,
-    ),
-    begin: db.prepare(
-      `UPDATE updates SET state = 'processing', attempts = attempts + 1
-        WHERE update_id = ? AND state IN ('accepted', 'processing')
-        RETURNING payload AS payloadJson, attempts`,
-    ),
-    markReplied: db.prepare(`UPDATE updates SET state = 'replied' WHERE update_id = ? AND state IN ${OPEN_STATES_SQL}`),
-    markDone: db.prepare(
-      `UPDATE updates SET state = 'done', payload = NULL, finished_at = ? WHERE update_id = ? AND state IN ${OPEN_STATES_SQL}`,
-    ),
-    markFailed: db.prepare(
-      `UPDATE updates SET state = 'failed', finished_at = ?, last_error = ? WHERE update_id = ? AND state IN ${OPEN_STATES_SQL}`,
-    ),
-    scheduleRetry: db.prepare(
-      `UPDATE updates SET state = 'accepted', next_attempt_at = ?, last_error = ? WHERE update_id = ? AND state = 'processing'`,
-    ),
-    recentFailures: db.prepare(
-      `SELECT update_id AS updateId, chat_id AS chatId, attempts, last_error AS error, finished_at AS finishedAt
-         FROM updates WHERE state = 'failed' ORDER BY finished_at DESC LIMIT ?`,
-    ),
-    getMeta: db.prepare(`SELECT value FROM meta WHERE key = ?`),
-    setMeta: db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
-    pruneDone: db.prepare(`DELETE FROM updates WHERE state = 'done' AND finished_at < ?`),
-    pruneFailed: db.prepare(`DELETE FROM updates WHERE state = 'failed' AND finished_at < ?`),
-  };
 }
