@@ -1,0 +1,257 @@
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { FastifyInstance } from 'fastify';
+import { buildMainServer } from '../../src/http/server.js';
+import { generateSelfSigned } from '../../src/http/self-signed.js';
+import type { AcceptResult } from '../../src/http/webhook-route.js';
+import { captureLogger, TEST_SECRET } from '../helpers/logger.js';
+
+/**
+ * The production topology on loopback: a real nginx (TLS=off behind it, as docker-compose and
+ * deploy/nginx run it) in front of the real main server, with the proxy settings that ship in
+ * deploy/nginx/skillgate-proxy.conf. Checks that only WEBHOOK_PATH is forwarded and that the
+ * gateway sees the client's address, not the proxy's, only when TRUST_PROXY names the proxy.
+ */
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const WEBHOOK_PATH = '/telegram/webhook';
+const nginxBin = findNginx();
+const ipv6 = await loopbackIpv6Works();
+
+async function runSuite(nginx: string) {
+  const trusted = await gateway(['127.0.0.1']);
+  const untrusted = await gateway(undefined);
+  const proxy = await startNginx(nginx, { trusted: trusted.port, untrusted: untrusted.port });
+  t.teardown(async () => {
+    await proxy.stop();
+    await trusted.app.close();
+    await untrusted.app.close();
+  });
+
+  const post = (port: number, host: string, headers: Record<string, string>, urlPath = WEBHOOK_PATH, body = '{"update_id":1}') =>
+    call(`http://${host}:${port}${urlPath}`, 'POST', { 'content-type': 'application/json', ...headers }, body);
+
+  t.test('nginx forwards the webhook path and the gateway stores the update', async (t) => {
+    const res = await post(proxy.trustedPort, '127.0.0.1', { 'x-telegram-bot-api-secret-token': TEST_SECRET }, WEBHOOK_PATH, '{"update_id":7}');
+    t.equal(res.status, 200);
+    t.ok(trusted.intake.has(7));
+  });
+
+  t.test('the gateway sees the client address forwarded by a trusted proxy, not the proxy address', { skip: !ipv6 && 'no IPv6 loopback' }, async (t) => {
+    // The client connects to nginx over [::1]; nginx connects to the gateway from 127.0.0.1.
+    const res = await post(proxy.trustedPort, '[::1]', { 'x-telegram-bot-api-secret-token': 'wrong', 'x-forwarded-for': '203.0.113.66' });
+    t.equal(res.status, 401);
+    const line = trusted.log.lines.map((l) => JSON.parse(l) as { ip?: string; msg: string }).find((l) => /wrong secret token/.test(l.msg));
+    t.equal(line?.ip, '::1', 'the address nginx saw, not 127.0.0.1');
+    t.not(line?.ip, '203.0.113.66', 'a client-supplied X-Forwarded-For is overwritten by nginx');
+  });
+
+  t.test('without TRUST_PROXY the forwarded header is ignored and the proxy address is used', { skip: !ipv6 && 'no IPv6 loopback' }, async (t) => {
+    const res = await post(proxy.untrustedPort, '[::1]', { 'x-telegram-bot-api-secret-token': 'wrong' });
+    t.equal(res.status, 401);
+    const line = untrusted.log.lines.map((l) => JSON.parse(l) as { ip?: string; msg: string }).find((l) => /wrong secret token/.test(l.msg));
+    t.equal(line?.ip, '127.0.0.1');
+  });
+
+  t.test('other paths are not proxied: nginx answers 404 and the gateway never sees them', async (t) => {
+    const before = trusted.requests.length;
+    for (const p of ['/healthz', '/metrics', '/readyz', `${WEBHOOK_PATH}/extra`, `${WEBHOOK_PATH}x`, '/']) {
+      const res = await call(`http://127.0.0.1:${proxy.trustedPort}${p}`, 'GET');
+      t.equal(res.status, 404, `${p} answered by nginx`);
+      t.notMatch(res.text, /"status":"ok"/);
+    }
+    t.equal(trusted.requests.length, before, 'no request reached the gateway');
+    const direct = await call(`http://127.0.0.1:${trusted.port}/healthz`, 'GET');
+    t.equal(direct.status, 200, 'while the gateway itself does serve /healthz');
+  });
+
+  t.test('only POST is forwarded on the webhook path', async (t) => {
+    const res = await call(`http://127.0.0.1:${proxy.trustedPort}${WEBHOOK_PATH}`, 'GET');
+    t.equal(res.status, 403);
+  });
+
+  t.test('the shipped deploy/nginx/skillgate.conf passes nginx -t', (t) => checkShippedSiteConfig(t, nginx));
+
+  t.test('the gateway, not nginx, answers an oversized body with its JSON 413', async (t) => {
+    const big = JSON.stringify({ update_id: 9, pad: 'x'.repeat(1024 * 1024 + 10) });
+    const res = await post(proxy.trustedPort, '127.0.0.1', { 'x-telegram-bot-api-secret-token': TEST_SECRET }, WEBHOOK_PATH, big);
+    t.equal(res.status, 413);
+    t.match(res.text, /"error"/);
+  });
+}
+
+/** `nginx -t` on the shipped site file, with a generated certificate in place of Let's Encrypt's. */
+async function checkShippedSiteConfig(t: Tap.Test, bin: string) {
+  const prefix = t.testdir();
+  mkdirSync(path.join(prefix, 'snippets'));
+  mkdirSync(path.join(prefix, 'logs'));
+  const { cert, key } = await generateSelfSigned({ host: 'bot.example.com' });
+  writeFileSync(path.join(prefix, 'cert.pem'), cert);
+  writeFileSync(path.join(prefix, 'key.pem'), key);
+  writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(root, 'deploy/nginx/skillgate-proxy.conf')));
+  const site = readFileSync(path.join(root, 'deploy/nginx/skillgate.conf'), 'utf8')
+    .replace(/\/etc\/letsencrypt\/live\/bot\.example\.com\/fullchain\.pem/, path.join(prefix, 'cert.pem'))
+    .replace(/\/etc\/letsencrypt\/live\/bot\.example\.com\/privkey\.pem/, path.join(prefix, 'key.pem'))
+    .replace(/\/var\/log\/nginx\//g, `${prefix}/logs/`);
+  writeFileSync(path.join(prefix, 'site.conf'), site);
+  writeFileSync(
+    path.join(prefix, 'nginx.conf'),
+    `pid ${prefix}/nginx.pid; error_log stderr; events {} http { access_log off; include site.conf; }`,
+  );
+  const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(bin, ['-t', '-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    child.once('exit', (code) => resolve({ code, out }));
+  });
+  t.equal(result.code, 0, result.out);
+  t.match(result.out, /syntax is ok/);
+}
+
+class MemoryIntake {
+  private readonly ids = new Set<number>();
+  has(id: number) {
+    return this.ids.has(id);
+  }
+  async accept(updateId: number): Promise<AcceptResult> {
+    if (this.ids.has(updateId)) return 'duplicate';
+    this.ids.add(updateId);
+    return 'accepted';
+  }
+}
+
+async function gateway(trustProxy: string[] | undefined) {
+  const log = captureLogger([TEST_SECRET]);
+  const intake = new MemoryIntake();
+  const app: FastifyInstance = await buildMainServer({
+    logger: log.logger,
+    trustProxy,
+    webhook: { path: WEBHOOK_PATH, secret: TEST_SECRET, intake, chatIdOf: () => null, isClosing: () => false },
+  });
+  const requests: string[] = [];
+  app.addHook('onRequest', async (req) => {
+    requests.push(req.url);
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, log, intake, requests, port: (app.server.address() as net.AddressInfo).port };
+}
+
+async function startNginx(bin: string, upstreams: { trusted: number; untrusted: number }) {
+  const prefix = t.testdir();
+  for (const dir of ['logs', 'tmp', 'snippets']) mkdirSync(path.join(prefix, dir));
+  writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(root, 'deploy/nginx/skillgate-proxy.conf')));
+  const [trustedPort, untrustedPort] = [await freePort(), await freePort()];
+  const listen = (port: number) => `listen 127.0.0.1:${port};${ipv6 ? ` listen [::1]:${port};` : ''}`;
+  // The same location block as deploy/nginx/skillgate.conf, minus TLS.
+  const server = (port: number, upstream: number) => `
+    server {
+      ${listen(port)}
+      location = ${WEBHOOK_PATH} {
+        limit_except POST { deny all; }
+        proxy_pass http://127.0.0.1:${upstream};
+        include snippets/skillgate-proxy.conf;
+      }
+      location / { return 404; }
+    }`;
+  writeFileSync(
+    path.join(prefix, 'nginx.conf'),
+    `daemon off;
+     master_process off;
+     worker_processes 1;
+     pid ${prefix}/nginx.pid;
+     error_log stderr warn;
+     events { worker_connections 64; }
+     http {
+       access_log off;
+       client_body_temp_path ${prefix}/tmp/body;
+       proxy_temp_path ${prefix}/tmp/proxy;
+       fastcgi_temp_path ${prefix}/tmp/fastcgi;
+       uwsgi_temp_path ${prefix}/tmp/uwsgi;
+       scgi_temp_path ${prefix}/tmp/scgi;
+       ${server(trustedPort, upstreams.trusted)}
+       ${server(untrustedPort, upstreams.untrusted)}
+     }`,
+  );
+  const child: ChildProcess = spawn(bin, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
+    if (await canConnect(trustedPort)) break;
+    if (i >= 100) throw new Error(`nginx did not listen within 5 s: ${stderr}`);
+    await sleep(50);
+  }
+  return {
+    trustedPort,
+    untrustedPort,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5_000, undefined, { ref: false })]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+async function call(url: string, method: 'GET' | 'POST', headers: Record<string, string> = {}, body?: string) {
+  const res = await request(url, { method, headers, body });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+function findNginx(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
+  for (const dir of dirs) {
+    const candidate = path.join(dir, 'nginx');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function loopbackIpv6Works(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(0, '::1', () => server.close(() => resolve(true)));
+  });
+}
+
+// Last, so the classes and helpers above are initialised before the suite runs.
+if (!nginxBin) {
+  t.skip('nginx is not installed (apt-get install -y --no-install-recommends nginx-light)');
+} else {
+  await runSuite(nginxBin);
+}
