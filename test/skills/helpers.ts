@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Test } from 'tap';
+import type { Config } from '../../src/config/index.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { SkillRuntime } from '../../src/skills/runtime.js';
+import { captureLogger } from '../helpers/logger.js';
+
+/** The inline decorator exactly as skill authors write it (CONTRACT section 6). */
+export const DECORATOR = `import functools
+
+def skill(description, approval=False):
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+        wrapper.is_skill = True
+        wrapper.description = description
+        wrapper.requires_approval = approval
+        return wrapper
+    return decorator
+`;
+
+export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
+
+export interface RuntimeFixture {
+  runtime: SkillRuntime;
+  skillsDir: string;
+  workspace: string;
+  logs: () => string;
+  lines: string[];
+  metrics: Metrics;
+}
+
+/**
+ * A runtime over a temp SKILLS_DIR holding `files` (name -> source), closed at teardown.
+ */
+export async function startRuntime(
+  t: Test,
+  files: Record<string, string>,
+  overrides: Partial<Config['skills']> & { env?: Record<string, string | undefined>; watch?: boolean; secrets?: string[] } = {},
+): Promise<RuntimeFixture> {
+  const root = t.testdir({ skills: files, workspace: {} });
+  const { env, watch, secrets, ...config } = overrides;
+  const skillsDir = path.join(root, 'skills');
+  const workspace = path.join(root, 'workspace');
+  const { logger, lines, text } = captureLogger(secrets ?? []);
+  const metrics = new Metrics();
+  const runtime = await SkillRuntime.create({
+    config: {
+      dir: skillsDir,
+      workspaceDir: workspace,
+      pythonBin: 'python3',
+      timeoutMs: 10_000,
+      maxConcurrency: 4,
+      queueMax: 8,
+      maxOutputBytes: 65_536,
+      mode: 'warm',
+      sandbox: 'none',
+      runAs: undefined,
+      envAllow: [],
+      ...config,
+    },
+    logger,
+    metrics,
+    env: env ?? { PATH: process.env.PATH, HOME: process.env.HOME },
+    watch: watch ?? false,
+  });
+  t.teardown(() => runtime.close());
+  return { runtime, skillsDir, workspace, logs: text, lines, metrics };
+}
+
+/** A fixture skill file from test/fixtures/skills-hostile. */
+export function fixture(name: string): string {
+  return fs.readFileSync(path.join(FIXTURES, 'skills-hostile', name), 'utf8');
+}
+
+/** True when the process group no longer exists (kill(-pgid, 0) fails with ESRCH). */
+export function groupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Polls `check` every 100 ms, at most `attempts` times. */
+export async function eventually(check: () => boolean, attempts = 100): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
+
+export const MODES = ['warm', 'cold'] as const;
