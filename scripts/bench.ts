@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureBuilt, pythonVersion } from './bench/build.js';
+import { benchBurst } from './bench/burst.js';
+import type { BenchContext } from './bench/context.js';
+import { benchE2e } from './bench/e2e.js';
+import { writeSkillFixtures } from './bench/fixtures.js';
+import { benchIntake } from './bench/intake.js';
+import { writeSelfSigned } from './bench/net.js';
+import { ChildProcesses } from './bench/processes.js';
+import { FULL, QUICK } from './bench/profile.js';
+import { renderReport, resultsJson, toJson, type Measured, type RunInfo } from './bench/report.js';
+import { benchSkills } from './bench/skills.js';
+import { benchStartup } from './bench/startup.js';
+
+/**
+ * `npm run bench [-- --quick] [-- --only intake,skills,e2e,burst,startup]`: every figure in the
+ * README measured side by side in one run on this machine. Prints Markdown tables on stdout
+ * (progress on stderr) and writes bench/results.json.
+ */
+
+const BENCHMARKS = {
+  intake: (ctx: BenchContext, m: Measured) => benchIntake(ctx).then((r) => void (m.intake = r)),
+  skills: (ctx: BenchContext, m: Measured) => benchSkills(ctx).then((r) => void (m.skills = r)),
+  e2e: (ctx: BenchContext, m: Measured) => benchE2e(ctx).then((r) => void (m.e2e = r)),
+  burst: (ctx: BenchContext, m: Measured) => benchBurst(ctx).then((r) => void (m.burst = r)),
+  startup: (ctx: BenchContext, m: Measured) => benchStartup(ctx).then((r) => void (m.startup = r)),
+} as const;
+type BenchName = keyof typeof BENCHMARKS;
+
+function parseArgs(argv: string[]): { quick: boolean; only: BenchName[] } {
+  const quick = argv.includes('--quick');
+  const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? argv[argv.indexOf('--only') + 1];
+  const names = argv.includes('--only') || onlyArg !== undefined ? (onlyArg ?? '').split(',').filter(Boolean) : Object.keys(BENCHMARKS);
+  const unknown = names.filter((n) => !(n in BENCHMARKS));
+  if (unknown.length > 0) {
+    process.stderr.write(`Unknown benchmark(s): ${unknown.join(', ')}. Choose from ${Object.keys(BENCHMARKS).join(', ')}.\n`);
+    process.exit(2);
+  }
+  return { quick, only: names as BenchName[] };
+}
+
+/** `version` from a package.json under repoRoot ('' for the project itself). */
+function versionOf(repoRoot: string, pkg: string): string {
+  try {
+    const file = path.join(repoRoot, pkg ? `node_modules/${pkg}` : '', 'package.json');
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const profile = args.quick ? QUICK : FULL;
+  const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+
+  ensureBuilt(repoRoot, progress);
+  const procs = new ChildProcesses();
+  // Ctrl-C or a crash of the bench must not leave servers behind.
+  const killChildren = () => procs.killAll();
+  process.on('exit', killChildren);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      killChildren();
+      process.exit(130);
+    });
+  }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-bench-'));
+  const measured: Measured = { errors: {} };
+  try {
+    const ctx: BenchContext = {
+      repoRoot,
+      profile,
+      procs,
+      tmp,
+      tls: await writeSelfSigned(tmp),
+      dirs: await writeSkillFixtures(tmp),
+      baseEnv: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? tmp },
+      progress,
+    };
+    for (const name of args.only) {
+      try {
+        await BENCHMARKS[name](ctx, measured);
+      } catch (err) {
+        measured.errors[name] = (err as Error).stack ?? String(err);
+        progress(`${name} FAILED: ${(err as Error).stack ?? err}`);
+      }
+    }
+  } finally {
+    await procs.stopAll();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const run: RunInfo = {
+    profile,
+    machine: {
+      cpus: os.cpus().length,
+      node: process.version,
+      python: pythonVersion(),
+      cpu_model: os.cpus()[0]?.model.trim() ?? 'unknown',
+      os: `${os.type()} ${os.release()}`,
+      mem_gb: Math.round(os.totalmem() / 1024 ** 3),
+    },
+    versions: Object.fromEntries(
+      ['fastify', 'grammy', 'autocannon', 'undici', 'better-sqlite3', 'openai', 'pino'].map((p) => [p, versionOf(repoRoot, p)]),
+    ),
+    startedAt,
+    durationS: Math.round((performance.now() - started) / 100) / 10,
+  };
+  run.versions.skillgate = versionOf(repoRoot, '');
+  process.stdout.write(renderReport(run, measured));
+  const resultsFile = path.join(repoRoot, 'bench/results.json');
+  fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+  fs.writeFileSync(resultsFile, toJson(resultsJson(run, measured)));
+  progress(`wrote ${path.relative(process.cwd(), resultsFile)} in ${run.durationS} s`);
+  return Object.keys(measured.errors).length === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,49 @@
+/** How big each benchmark is. `--quick` keeps the same shape at a fraction of the size (< 60 s). */
+export interface BenchProfile {
+  name: 'full' | 'quick';
+  /** autocannon: seconds measured per target, after a warm-up of `intakeWarmupSeconds`. */
+  intakeSeconds: number;
+  intakeWarmupSeconds: number;
+  /** autocannon connections (keep-alive, no pipelining). */
+  connections: number;
+  /** Sequential skill calls per mode (warm, cold). */
+  skillCalls: number;
+  /** Sequential end-to-end round trips per router. */
+  e2eCalls: number;
+  burstUpdates: number;
+  burstChats: number;
+  /** Webhook requests in flight during the burst (Telegram itself uses up to max_connections=40..100). */
+  burstConcurrency: number;
+  /** Bound on waiting for the restarted gateway to answer everything. */
+  drainTimeoutMs: number;
+  /** Spawn-to-ready runs; the median is reported. */
+  startupRuns: number;
+}
+
+export const FULL: BenchProfile = {
+  name: 'full',
+  intakeSeconds: 10,
+  intakeWarmupSeconds: 1,
+  connections: 50,
+  skillCalls: 200,
+  e2eCalls: 200,
+  burstUpdates: 10_000,
+  burstChats: 100,
+  burstConcurrency: 64,
+  drainTimeoutMs: 180_000,
+  startupRuns: 3,
+};
+
+export const QUICK: BenchProfile = {
+  name: 'quick',
+  intakeSeconds: 3,
+  intakeWarmupSeconds: 0.5,
+  connections: 50,
+  skillCalls: 40,
+  e2eCalls: 40,
+  burstUpdates: 2_000,
+  burstChats: 100,
+  burstConcurrency: 64,
+  drainTimeoutMs: 30_000,
+  startupRuns: 1,
+};

@@ -1,0 +1,147 @@
+import type { BurstResults } from './burst.js';
+import type { E2eResults } from './e2e.js';
+import type { IntakeResults } from './intake.js';
+import type { BenchProfile } from './profile.js';
+import type { SkillResults } from './skills.js';
+import type { StartupResults } from './startup.js';
+import { markdownTable, ratio } from './table.js';
+
+export interface Measured {
+  intake?: IntakeResults;
+  skills?: SkillResults;
+  e2e?: E2eResults;
+  burst?: BurstResults;
+  startup?: StartupResults;
+  /** Benchmark name -> why it failed. */
+  errors: Record<string, string>;
+}
+
+export interface RunInfo {
+  profile: BenchProfile;
+  machine: { cpus: number; node: string; python: string; cpu_model: string; os: string; mem_gb: number };
+  versions: Record<string, string>;
+  startedAt: string;
+  durationS: number;
+}
+
+const NA = Number.NaN;
+const none = { p50_ms: NA, p99_ms: NA };
+
+/** The targets of issue 8, each checked against the figures. */
+function targets(m: Measured): Array<{ target: string; met: boolean | undefined }> {
+  const i = m.intake;
+  return [
+    { target: 'intake >= 0.8x floor', met: i && i.skillgate.rps >= 0.8 * i.floor.rps },
+    { target: 'intake > grammY', met: i && i.skillgate.rps > i.grammy.rps },
+    { target: 'warm p50 <= cold p50 / 10', met: m.skills && m.skills.warm.p50_ms <= m.skills.cold.p50_ms / 10 },
+    { target: 'e2e rules p50 < 30 ms', met: m.e2e && m.e2e.rules.p50_ms < 30 },
+    { target: 'burst: 0 lost, 0 duplicated', met: m.burst && m.burst.lost === 0 && m.burst.duplicated === 0 && m.burst.acked === m.burst.sent },
+  ];
+}
+
+/** bench/results.json: CONTRACT section 9's keys first (NaN becomes null), then the detail. */
+export function resultsJson(run: RunInfo, m: Measured): object {
+  const rps = (f?: { rps: number; p50_ms: number; p99_ms: number }) => ({ rps: f?.rps ?? NA, p50_ms: f?.p50_ms ?? NA, p99_ms: f?.p99_ms ?? NA });
+  const pp = (f?: { p50_ms: number; p99_ms: number }) => ({ p50_ms: f?.p50_ms ?? NA, p99_ms: f?.p99_ms ?? NA });
+  return {
+    machine: run.machine,
+    intake: { floor: rps(m.intake?.floor), grammy: rps(m.intake?.grammy), skillgate: rps(m.intake?.skillgate) },
+    skills: { warm: pp(m.skills?.warm), cold: pp(m.skills?.cold), host_rss_mb: m.skills?.host_rss_mb ?? NA },
+    e2e: { rules: pp(m.e2e?.rules), llm: pp(m.e2e?.llm) },
+    burst: {
+      sent: m.burst?.sent ?? run.profile.burstUpdates,
+      acked: m.burst?.acked ?? NA,
+      lost: m.burst?.lost ?? NA,
+      duplicated: m.burst?.duplicated ?? NA,
+      drain_s: m.burst?.drain_s ?? NA,
+    },
+    rss_mb: { idle: m.startup?.rss_idle_mb ?? NA, after_burst: m.burst?.rss_mb_after ?? NA },
+    startup_ms: m.startup?.startup_ms ?? NA,
+    profile: run.profile.name,
+    started_at: run.startedAt,
+    duration_s: run.durationS,
+    versions: run.versions,
+    settings: {
+      ...run.profile,
+      note: 'skillgate runs as `node dist/main.js` with LOG_LEVEL=warn and TELEGRAM_SEND_RATE / TELEGRAM_CHAT_SEND_RATE lifted to 100000 (defaults follow Telegram: 30/s and 1/s per chat)',
+    },
+    ratios: {
+      intake_skillgate_over_floor: m.intake ? m.intake.skillgate.rps / m.intake.floor.rps : NA,
+      intake_skillgate_over_grammy: m.intake ? m.intake.skillgate.rps / m.intake.grammy.rps : NA,
+      intake_only_over_floor: m.intake ? m.intake.skillgate_intake_only.rps / m.intake.floor.rps : NA,
+      warm_over_cold_p50: m.skills ? m.skills.warm.p50_ms / m.skills.cold.p50_ms : NA,
+    },
+    detail: { intake: m.intake, skills: m.skills, e2e: m.e2e, burst: m.burst, startup: m.startup },
+    targets: targets(m),
+    errors: m.errors,
+  };
+}
+
+/** NaN and Infinity are not JSON; write them as null. */
+export function toJson(value: object): string {
+  return `${JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
+}
+
+/** The human-readable report: Markdown tables with ratios, ready to paste into the README. */
+export function renderReport(run: RunInfo, m: Measured): string {
+  const { profile: p, machine } = run;
+  const out: string[] = [];
+  out.push(
+    `skillgate bench (${p.name}) on ${machine.cpus} CPUs (${machine.cpu_model}), Node ${machine.node}, Python ${machine.python}, ${run.startedAt}`,
+    `Send rate limits lifted for the bench (TELEGRAM_SEND_RATE=TELEGRAM_CHAT_SEND_RATE=100000); LOG_LEVEL=warn.`,
+    '',
+  );
+  const i = m.intake;
+  out.push(`### Webhook intake (autocannon, HTTPS keep-alive, ${p.connections} connections, ${p.intakeSeconds} s, same update payload)`, '');
+  out.push(
+    markdownTable(
+      ['server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'RSS MB', 'skillgate / this'],
+      i
+        ? [
+            ['floor: bare Fastify, parse JSON, 200', i.floor.rps, i.floor.p50_ms, i.floor.p99_ms, i.floor.non2xx, i.floor.rss_mb, ratio(i.skillgate.rps, i.floor.rps)],
+            ['grammY webhookCallback (Fastify), no-op', i.grammy.rps, i.grammy.p50_ms, i.grammy.p99_ms, i.grammy.non2xx, i.grammy.rss_mb, ratio(i.skillgate.rps, i.grammy.rps)],
+            ['skillgate: messages (fsync, answered meanwhile)', i.skillgate.rps, i.skillgate.p50_ms, i.skillgate.p99_ms, i.skillgate.non2xx, i.skillgate.rss_mb, '1.00x'],
+            ['skillgate: edits (fsync, stored and ignored)', i.skillgate_intake_only.rps, i.skillgate_intake_only.p50_ms, i.skillgate_intake_only.p99_ms, i.skillgate_intake_only.non2xx, i.skillgate_intake_only.rss_mb, ratio(i.skillgate.rps, i.skillgate_intake_only.rps)],
+          ]
+        : [],
+    ),
+  );
+  if (i) out.push('', `skillgate answered ${i.skillgate.replies_sent_during_run} of those messages while the load ran (the rest drain afterwards).`);
+  const s = m.skills;
+  out.push('', `### Skill call (trivial \`ping\` skill, ${p.skillCalls} sequential calls through SkillRuntime)`, '');
+  out.push(
+    markdownTable(
+      ['path', 'p50 ms', 'p99 ms', 'mean ms'],
+      s ? [['warm: fork of the pre-imported host', s.warm.p50_ms, s.warm.p99_ms, s.warm.mean_ms], ['cold: fresh python3 per call', s.cold.p50_ms, s.cold.p99_ms, s.cold.mean_ms]] : [],
+    ),
+  );
+  if (s) out.push('', `warm/cold p50: ${ratio(s.warm.p50_ms, s.cold.p50_ms)} (cold is ${ratio(s.cold.p50_ms, s.warm.p50_ms)} slower); warm host RSS ${s.host_rss_mb} MB.`);
+  const e = m.e2e;
+  out.push('', `### End to end (webhook in -> sendMessage on the fake Telegram, ${p.e2eCalls} sequential updates running \`ping\`)`, '');
+  out.push(
+    markdownTable(
+      ['router', 'p50 ms', 'p99 ms', 'of which ack p50 ms'],
+      e ? [['rules', e.rules.p50_ms, e.rules.p99_ms, e.rules.ack.p50_ms], ['LLM (fake, one tool call + answer)', e.llm.p50_ms, e.llm.p99_ms, e.llm.ack.p50_ms]] : [],
+    ),
+  );
+  const b = m.burst;
+  out.push('', `### Crash burst (${p.burstUpdates} updates, ${p.burstChats} chats, ${p.burstConcurrency} in flight, kill -9 at half, restart, resend un-acked)`, '');
+  out.push(
+    markdownTable(
+      ['sent', 'acked', 'acked before kill', 'lost', 'duplicated', 'drain s', 'restart to ready ms'],
+      b ? [[b.sent, b.acked, b.acked_before_kill, b.lost, b.duplicated, b.drain_s, b.restart_ready_ms]] : [],
+    ),
+  );
+  const st = m.startup;
+  out.push('', '### Start and memory', '');
+  out.push(
+    markdownTable(
+      ['start to ready ms (median)', 'RSS idle MB', 'RSS idle incl. skill host MB', 'RSS under burst MB', 'RSS after burst MB'],
+      [[st?.startup_ms ?? NA, st?.rss_idle_mb ?? NA, st?.rss_idle_tree_mb ?? NA, b?.rss_mb_before_kill ?? NA, b?.rss_mb_after ?? NA]],
+    ),
+  );
+  out.push('', '### Targets', '');
+  for (const t of targets(m)) out.push(`- ${t.met === undefined ? 'not measured' : t.met ? 'met    ' : 'MISSED '} ${t.target}`);
+  for (const [name, message] of Object.entries(m.errors)) out.push(`- FAILED ${name}: ${message.split('\n')[0]}`);
+  return `${out.join('\n')}\n`;
+}

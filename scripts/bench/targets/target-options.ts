@@ -1,0 +1,20 @@
+/** What the bench hands a server-under-test child, as one JSON argv argument. */
+export interface TargetOptions {
+  port: number;
+  certFile: string;
+  keyFile: string;
+  path: string;
+  secret: string;
+  token: string;
+}
+
+export function readTargetOptions(argv: string[]): TargetOptions {
+  const raw = argv[2];
+  if (!raw) throw new Error('usage: <target>.ts \'{"port":..., "certFile":..., ...}\'');
+  return JSON.parse(raw) as TargetOptions;
+}
+
+/** The line the bench waits for before it starts the load. */
+export function announceListening(port: number): void {
+  process.stdout.write(`LISTENING ${port}\n`);
+}
