@@ -19,7 +19,7 @@ export function compileArgsValidator(parameters: SkillParameters): (args: unknow
     const input = args === undefined || args === null ? {} : args;
     const parsed = schema.safeParse(input);
     if (parsed.success) return { ok: true, args: parsed.data as Record<string, unknown> };
-    return { ok: false, message: describe(parsed.error.issues, parameters) };
+    return { ok: false, message: describe(parsed.error.issues, parameters, input) };
   };
 }
 
@@ -54,7 +54,8 @@ function primitive(type: string | undefined, items: Record<string, unknown> | un
   }
 }
 
-function describe(issues: readonly z.core.$ZodIssue[], parameters: SkillParameters): string {
+function describe(issues: readonly z.core.$ZodIssue[], parameters: SkillParameters, input: unknown): string {
+  const given = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {};
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
@@ -70,7 +71,7 @@ function describe(issues: readonly z.core.$ZodIssue[], parameters: SkillParamete
     }
     const name = String(issue.path[0]);
     const property = parameters.properties[name];
-    if (issue.code === 'invalid_type' && issue.input === undefined && property) {
+    if (issue.path.length === 1 && given[name] === undefined && property) {
       lines.push(`missing required argument "${name}" (${typeName(property)})`);
     } else {
       const where = issue.path.length > 1 ? `${name}[${issue.path.slice(1).join('][')}]` : name;
