@@ -20,7 +20,6 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, redact: createRedactor(config.secrets) });
-  if (process.getuid?.() === 0) logger.warn('Running as root: skill processes are dropped to SKILL_RUN_AS when set; prefer a dedicated user');
 
   let gateway: Gateway | undefined;
   const closer = closeWithGrace(

@@ -1,0 +1,97 @@
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { FakeTelegram } from '../fakes/telegram.js';
+import { startGatewayProcess } from '../helpers/gateway-process.js';
+import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+
+/** A complete, valid environment for a plain-HTTP gateway on a free port, rooted in `dir`. */
+function baseEnv(dir: string, apiBase: string): Record<string, string> {
+  return {
+    TELEGRAM_BOT_TOKEN: TEST_TOKEN,
+    TELEGRAM_ALLOWED_USER_IDS: '111',
+    TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
+    TELEGRAM_API_BASE: apiBase,
+    TLS: 'off',
+    PORT: '0',
+    ADMIN_PORT: '0',
+    SKILLS_DIR: path.join(dir, 'skills'),
+    WORKSPACE_DIR: path.join(dir, 'workspace'),
+    DATA_DIR: path.join(dir, 'data'),
+    LOG_LEVEL: 'info',
+  };
+}
+
+async function fakeTelegram(t: Tap.Test) {
+  const fake = await FakeTelegram.start({ token: TEST_TOKEN });
+  t.teardown(() => fake.close());
+  return fake;
+}
+
+t.test('a config problem exits 78 with one line per problem and no stack trace', async (t) => {
+  const dir = t.testdir({});
+  const p = startGatewayProcess({ TELEGRAM_BOT_TOKEN: '42:short', PORT: 'http', TELEGRAM_MODE: 'webhook' }, dir);
+  t.equal(await p.exited, 78);
+  const lines = p.stderr().trim().split('\n');
+  t.ok(lines.length >= 3, p.stderr());
+  for (const line of lines) t.match(line, /^[A-Z_]+: \S/, `"${line}" names a variable`);
+  t.match(p.stderr(), /TELEGRAM_ALLOWED_USER_IDS: is required/);
+  t.match(p.stderr(), /PORT: must be an integer/);
+  t.notMatch(p.stderr(), /\n\s+at /, 'no stack trace');
+  t.notMatch(p.stderr() + p.stdout(), '42:short', 'the bad token is not echoed');
+});
+
+t.test('a .env in the working directory is read', async (t) => {
+  const dir = t.testdir({ '.env': 'TELEGRAM_BOT_TOKEN=nope\n' });
+  const p = startGatewayProcess({}, dir);
+  t.equal(await p.exited, 78);
+  t.match(p.stderr(), /TELEGRAM_BOT_TOKEN: must look like/);
+});
+
+t.test('a missing TLS certificate exits 78 and says how to make one', async (t) => {
+  const fake = await fakeTelegram(t);
+  const dir = t.testdir({ skills: {} });
+  const p = startGatewayProcess({ ...baseEnv(dir, fake.apiBase), TLS: 'on', HOST: '127.0.0.1', TLS_CERT_FILE: path.join(dir, 'nope.pem') }, dir);
+  t.equal(await p.exited, 78);
+  t.match(p.stderr(), /TLS_CERT_FILE\/TLS_KEY_FILE: cannot read .*npm run certs/);
+});
+
+t.test('a token Telegram rejects exits 78 naming TELEGRAM_BOT_TOKEN', async (t) => {
+  const fake = await FakeTelegram.start({ token: '999:DifferentTokenDifferentToken_xyz' });
+  t.teardown(() => fake.close());
+  const dir = t.testdir({ skills: {} });
+  const p = startGatewayProcess(baseEnv(dir, fake.apiBase), dir);
+  t.equal(await p.exited, 78);
+  t.match(p.stderr(), /TELEGRAM_BOT_TOKEN: was rejected by Telegram/);
+  t.notMatch(p.stdout() + p.stderr(), TEST_TOKEN.split(':')[1]!);
+});
+
+t.test('a port in use exits 1 with one clear line naming the port and lsof', async (t) => {
+  const fake = await fakeTelegram(t);
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as net.AddressInfo).port;
+  const dir = t.testdir({ skills: {} });
+  const p = startGatewayProcess({ ...baseEnv(dir, fake.apiBase), PORT: String(port) }, dir);
+  t.equal(await p.exited, 1);
+  t.match(p.stderr(), new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is already in use.*lsof -i :${port}`));
+  t.equal(p.stderr().trim().split('\n').length, 1, 'one line on stderr');
+});
+
+t.test('SIGTERM stops a running gateway cleanly with exit 0; secrets never reach the log', async (t) => {
+  const fake = await fakeTelegram(t);
+  const dir = t.testdir({ skills: {} });
+  const p = startGatewayProcess(baseEnv(dir, fake.apiBase), dir);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  await p.waitForOutput(/Listening on HTTP port \d+/);
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0);
+  const log = p.stdout() + p.stderr();
+  t.match(log, /Starting skillgate/);
+  t.match(log, /Configured interface: Telegram webhooks/);
+  t.match(log, /Connection verified with the Telegram Bot API: @skillgate_demo_bot/);
+  t.match(log, /Stopped/);
+  t.notMatch(log, TEST_TOKEN.split(':')[1]!, 'no bot token');
+  t.notMatch(log, TEST_SECRET, 'no webhook secret');
+});
