@@ -106,7 +106,7 @@ async function scriptedConversation(telegram: FakeTelegram): Promise<number> {
     '/skills',
     'OpenClaw, what files do we have in our training workspace?',
     '/whoami',
-    '/run read_workspace_file {"path": "../../etc/passwd"}',
+    '/run read_text_file {"path": "../../etc/passwd"}',
   ]) {
     const replies = await say(telegram, OWNER, text);
     expect(replies.length > 0, `a reply to "${text}"`);
