@@ -16,7 +16,7 @@ import { benchSkills } from './bench/skills.js';
 import { benchStartup } from './bench/startup.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only intake,skills,e2e,burst,startup]`: every figure in the
+ * `npm run bench [-- --quick] [--only intake,skills,e2e,burst,startup] [--profile]`: every figure in the
  * README measured side by side in one run on this machine. Prints Markdown tables on stdout
  * (progress on stderr) and writes bench/results.json.
  */
@@ -30,8 +30,9 @@ const BENCHMARKS = {
 } as const;
 type BenchName = keyof typeof BENCHMARKS;
 
-function parseArgs(argv: string[]): { quick: boolean; only: BenchName[] } {
+function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: BenchName[] } {
   const quick = argv.includes('--quick');
+  const profile = argv.includes('--profile');
   const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? argv[argv.indexOf('--only') + 1];
   const names = argv.includes('--only') || onlyArg !== undefined ? (onlyArg ?? '').split(',').filter(Boolean) : Object.keys(BENCHMARKS);
   const unknown = names.filter((n) => !(n in BENCHMARKS));
@@ -39,7 +40,7 @@ function parseArgs(argv: string[]): { quick: boolean; only: BenchName[] } {
     process.stderr.write(`Unknown benchmark(s): ${unknown.join(', ')}. Choose from ${Object.keys(BENCHMARKS).join(', ')}.\n`);
     process.exit(2);
   }
-  return { quick, only: names as BenchName[] };
+  return { quick, profile, only: names as BenchName[] };
 }
 
 /** `version` from a package.json under repoRoot ('' for the project itself). */
@@ -82,6 +83,8 @@ async function main(): Promise<number> {
       tls: await writeSelfSigned(tmp),
       dirs: await writeSkillFixtures(tmp),
       baseEnv: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? tmp },
+      // CPU profiles of every skillgate child, written when it exits, for `node --cpu-prof` analysis.
+      gatewayNodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(repoRoot, 'bench/profiles')}`] : [],
       progress,
     };
     for (const name of args.only) {

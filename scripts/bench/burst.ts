@@ -34,7 +34,7 @@ export async function benchBurst(ctx: BenchContext): Promise<BurstResults> {
   const { burstUpdates: total, burstChats: chats, burstConcurrency: concurrency } = ctx.profile;
   const telegram = await FakeTelegram.start({ token: BENCH_TOKEN });
   const dataDir = await freshDataDir(ctx.tmp, 'burst');
-  const spec = { repoRoot: ctx.repoRoot, baseEnv: ctx.baseEnv, tls: ctx.tls, dataDir, ...ctx.dirs, telegramApiBase: telegram.apiBase, allowedUsers: chats };
+  const spec = { repoRoot: ctx.repoRoot, baseEnv: ctx.baseEnv, nodeArgs: ctx.gatewayNodeArgs, tls: ctx.tls, dataDir, ...ctx.dirs, telegramApiBase: telegram.apiBase, allowedUsers: chats };
   const update = (id: number) => telegramUpdate({ updateId: id, userId: BASE_USER_ID + (id % chats), text: burstText(id) });
   const acked = new Set<number>();
   let gateway: RunningGateway | undefined;

@@ -14,6 +14,8 @@ export interface BenchContext {
   dirs: BenchDirs;
   /** PATH and HOME from the bench's environment, the only variables handed to children. */
   baseEnv: { PATH: string; HOME: string };
+  /** Extra node flags for every skillgate child (`--profile` adds --cpu-prof). */
+  gatewayNodeArgs: string[];
   /** Progress lines go to stderr, so stdout holds only the result table. */
   progress(line: string): void;
 }

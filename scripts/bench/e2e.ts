@@ -54,6 +54,7 @@ async function roundTrips(
   const gateway = await startGateway(ctx.procs, {
     repoRoot: ctx.repoRoot,
     baseEnv: ctx.baseEnv,
+    nodeArgs: ctx.gatewayNodeArgs,
     tls: ctx.tls,
     dataDir: await freshDataDir(ctx.tmp, name),
     ...ctx.dirs,

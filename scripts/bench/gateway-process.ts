@@ -16,6 +16,8 @@ export interface GatewaySpec {
   allowedUsers?: number;
   /** Extra environment (OPENAI_BASE_URL, INBOX_MAX_PENDING, ...). */
   env?: Record<string, string>;
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   /** Reuse ports (a restart on the same DATA_DIR); default: fresh ones. */
   ports?: { main: number; admin: number };
 }
@@ -62,7 +64,7 @@ export async function startGateway(procs: ChildProcesses, spec: GatewaySpec): Pr
     ...spec.env,
   };
   const started = performance.now();
-  const child = procs.spawn('skillgate', process.execPath, [path.join(spec.repoRoot, 'dist/main.js')], { cwd: spec.dataDir, env });
+  const child = procs.spawn('skillgate', process.execPath, [...(spec.nodeArgs ?? []), path.join(spec.repoRoot, 'dist/main.js')], { cwd: spec.dataDir, env });
   const adminUrl = `http://127.0.0.1:${ports.admin}`;
   try {
     await waitFor200(`${adminUrl}/readyz`, READY_TIMEOUT_MS, () => child.alive);

@@ -101,6 +101,7 @@ async function withSkillgate<T>(
     const gateway = await startGateway(ctx.procs, {
       repoRoot: ctx.repoRoot,
       baseEnv: ctx.baseEnv,
+      nodeArgs: ctx.gatewayNodeArgs,
       tls: ctx.tls,
       dataDir: await freshDataDir(ctx.tmp, name),
       ...ctx.dirs,

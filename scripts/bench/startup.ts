@@ -32,6 +32,7 @@ export async function benchStartup(ctx: BenchContext): Promise<StartupResults> {
       const gateway = await startGateway(ctx.procs, {
         repoRoot: ctx.repoRoot,
         baseEnv: ctx.baseEnv,
+        nodeArgs: ctx.gatewayNodeArgs,
         tls: ctx.tls,
         dataDir: await freshDataDir(ctx.tmp, `startup-${i}`),
         ...ctx.dirs,
