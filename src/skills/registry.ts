@@ -107,6 +107,7 @@ export class SkillRegistry {
         }
       }
       const changed = !sameRegistry(this.#skills, next);
+      // Publish the skills and the snapshot they run from together: a call never mixes them.
       this.#skills = next;
       await this.#swap(dir);
       this.#loadedOnce = true;
@@ -121,7 +122,7 @@ export class SkillRegistry {
   async #swap(dir: string): Promise<void> {
     const stale = this.#previousDir;
     this.#previousDir = this.#liveDir;
-    this.#liveDir = dir;
+    this.#liveDir = dir; // synchronous with the #skills assignment above: no await in between
     if (stale) await fs.rm(stale, { recursive: true, force: true });
   }
 

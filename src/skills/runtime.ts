@@ -203,7 +203,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     }
     try {
       const liveDir = this.registry.liveDir!;
-      const transport = (await this.warm?.connect()) ?? coldTransport(this.launcher, liveDir);
+      const transport = (await this.warm?.connect(liveDir)) ?? coldTransport(this.launcher, liveDir);
       this.#active.add(transport);
       let execution: Execution;
       try {

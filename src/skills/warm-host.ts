@@ -11,6 +11,7 @@ export type WarmHostState = 'starting' | 'up' | 'down' | 'stopped';
 /** One running `host.py serve` process and the calls it is serving. */
 interface Generation {
   id: number;
+  liveDir: string;
   child: ChildProcess;
   socket: string;
   active: number;
@@ -73,10 +74,13 @@ export class WarmHost {
     this.logger.debug({ pid: generation.child.pid, skills: ready.skills.length, failed }, 'Warm skill host ready');
   }
 
-  /** A channel for one call, or undefined when the warm host is not up. */
-  async connect(): Promise<CallTransport | undefined> {
+  /**
+   * A channel for one call, or undefined when the warm host is not up or still runs an older
+   * snapshot than `liveDir` (right after a reload): the caller then spawns cold.
+   */
+  async connect(liveDir: string): Promise<CallTransport | undefined> {
     const generation = this.#current;
-    if (!generation || this.#state !== 'up') return undefined;
+    if (!generation || this.#state !== 'up' || generation.liveDir !== liveDir) return undefined;
     const transport = await warmTransport(generation.socket);
     if (!transport) return undefined;
     generation.active++;
@@ -117,7 +121,7 @@ export class WarmHost {
     const socket = path.join(this.socketDir, `host-${id}.sock`);
     fs.rmSync(socket, { force: true });
     const child = this.launcher.spawn('serve', liveDir, { socket });
-    const generation: Generation = { id, child, socket, active: 0, retired: false, exited: false };
+    const generation: Generation = { id, liveDir, child, socket, active: 0, retired: false, exited: false };
     this.#generations.add(generation);
     child.stdin!.on('error', () => undefined);
     let stderr = '';
