@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { matchSkill } from '../../src/router/keywords.js';
+import { startRuntime } from './helpers.js';
+
+const SKILLS = path.resolve(import.meta.dirname, '../../skills');
+const shipped = () => Object.fromEntries(fs.readdirSync(SKILLS).filter((f) => f.endsWith('.py')).map((f) => [f, fs.readFileSync(path.join(SKILLS, f), 'utf8')]));
+
+t.test('shipped skills', async (t) => {
+  const { runtime, workspace } = await startRuntime(t, shipped(), { mode: 'warm' });
+  fs.mkdirSync(path.join(workspace, 'data'));
+  fs.writeFileSync(path.join(workspace, 'notes.txt'), 'hello from the workspace\n');
+  fs.writeFileSync(path.join(workspace, 'data', 'big.csv'), 'a,b\n'.repeat(5000));
+  fs.symlinkSync('/etc/passwd', path.join(workspace, 'passwd-link'));
+
+  t.test('the demo question selects check_workspace_files', async (t) => {
+    t.equal(matchSkill('OpenClaw, what files do we have in our training workspace?', runtime.list())?.skill.name, 'check_workspace_files');
+  });
+
+  t.test('check_workspace_files lists the workspace and refuses paths outside it', async (t) => {
+    const result = await runtime.run('check_workspace_files', {});
+    t.equal(result.outcome, 'ok');
+    t.match(result.output, /data\//);
+    t.match(result.output, /notes\.txt/);
+    t.match(result.output, /passwd-link \(link outside the workspace, not followed\)/);
+    const outside = await runtime.run('check_workspace_files', { subdir: '../..' });
+    t.equal(outside.outcome, 'error');
+    t.match(outside.output, /outside the workspace/);
+  });
+
+  t.test('check_python_packages lists packages or says why it cannot', async (t) => {
+    const result = await runtime.run('check_python_packages', {});
+    t.equal(result.outcome, 'ok');
+    t.match(result.output, /\$ (uv pip list|python -m pip list)\n|Neither uv nor pip is available/);
+  });
+
+  t.test('workspace_disk_usage reports size and free space', async (t) => {
+    const result = await runtime.run('workspace_disk_usage', {});
+    t.equal(result.outcome, 'ok');
+    t.match(result.output, /in 2 files/);
+    t.match(result.output, /free of/);
+    t.match(result.output, /data/);
+  });
+
+  t.test('read_text_file reads inside, caps size, refuses traversal and symlinks out', async (t) => {
+    t.equal((await runtime.run('read_text_file', { path: 'notes.txt' })).output, 'hello from the workspace\n');
+    const capped = await runtime.run('read_text_file', { path: 'data/big.csv', max_bytes: 10 });
+    t.match(capped.output, /^a,b\na,b\na,\n\[showing the first 10 bytes of/);
+    for (const p of ['../../etc/passwd', '/etc/passwd', 'passwd-link']) {
+      const refused = await runtime.run('read_text_file', { path: p });
+      t.equal(refused.outcome, 'error', p);
+      t.match(refused.output, /outside the workspace/, p);
+    }
+  });
+
+  t.test('recent_files lists the newest files', async (t) => {
+    const result = await runtime.run('recent_files', { limit: 5 });
+    t.equal(result.outcome, 'ok');
+    t.match(result.output, /notes\.txt/);
+    t.notMatch(result.output, /passwd-link/, 'symlinks are not followed');
+  });
+
+  t.test('system_status reports load and memory', async (t) => {
+    const result = await runtime.run('system_status', {});
+    t.equal(result.outcome, 'ok');
+    t.match(result.output, /Load: [\d.]+ [\d.]+ [\d.]+ on \d+ CPUs/);
+    t.match(result.output, /Memory: .* available of/);
+  });
+});
