@@ -50,6 +50,7 @@ export class Gateway {
   private admin: FastifyInstance | undefined;
   private poller: TelegramPoller | undefined;
   private dispatcher: InboxDispatcher | undefined;
+  private audit: AuditLog | undefined;
   private webhookRegistered: boolean | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -135,13 +136,15 @@ export class Gateway {
       ttlSeconds: config.approvalTtlS,
       logger,
     });
+    const audit = new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES, redact: this.redact, logger });
+    this.audit = audit;
     const handler = createUpdateHandler({
       allowedUserIds: config.telegram.allowedUserIds,
       api: this.api,
       router: this.router,
       skills: this.skills,
       approvals,
-      audit: new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES }),
+      audit,
       alerter: this.alerter,
       logger,
       metrics: this.metrics,
@@ -154,6 +157,8 @@ export class Gateway {
       logger,
       metrics: this.metrics,
       alerter: this.alerter,
+      audit,
+      redact: this.redact,
     });
     this.dispatcher = dispatcher;
     dispatcher.start();
@@ -246,6 +251,7 @@ export class Gateway {
     await this.admin?.close();
     await this.skills.close();
     this.store.close();
+    this.audit?.close();
     await this.api.close();
     await this.alerter.flush(2_000);
     this.logger.info('Stopped');

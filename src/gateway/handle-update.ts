@@ -1,4 +1,5 @@
 import type { Alerter } from '../alerts/alerter.js';
+import type { AuditEntry } from '../observability/audit.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseCommand, runCommand } from '../router/commands.js';
@@ -23,22 +24,11 @@ export interface ApprovalGate {
 }
 
 export interface AuditSink {
-  write(entry: AuditRecord): void;
+  write(entry: AuditEntry): void;
 }
 
-export interface AuditRecord {
-  ts: string;
-  update_id: number;
-  chat_id: number | null;
-  user_id: number | null;
-  kind: string;
-  text_preview?: string;
-  route?: string;
-  skills: string[];
-  outcome: 'replied' | 'unauthorized' | 'ignored' | 'failed';
-  duration_ms: number;
-  error?: string;
-}
+/** One audit line; `outcome` is one of these for the lines the pipeline writes. */
+export type AuditRecord = AuditEntry & { outcome: 'replied' | 'unauthorized' | 'ignored' | 'failed' };
 
 export interface UpdateHandlerDeps {
   allowedUserIds: ReadonlySet<number>;
@@ -195,7 +185,8 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
       audit.duration_ms = Math.round(seconds * 1000);
       metrics?.processingSeconds.observe(seconds);
       metrics?.updates.inc({ outcome: audit.outcome === 'replied' ? 'processed' : audit.outcome });
-      deps.audit?.write(audit);
+      // A failed attempt is retried; the dispatcher writes the line once the update is final.
+      if (audit.outcome !== 'failed') deps.audit?.write(audit);
     }
   };
 }
