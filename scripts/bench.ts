@@ -33,8 +33,9 @@ type BenchName = keyof typeof BENCHMARKS;
 function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: BenchName[] } {
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
-  const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? argv[argv.indexOf('--only') + 1];
-  const names = argv.includes('--only') || onlyArg !== undefined ? (onlyArg ?? '').split(',').filter(Boolean) : Object.keys(BENCHMARKS);
+  const onlyAt = argv.indexOf('--only');
+  const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (onlyAt >= 0 ? argv[onlyAt + 1] : undefined);
+  const names = onlyArg !== undefined || onlyAt >= 0 ? (onlyArg ?? '').split(',').filter(Boolean) : Object.keys(BENCHMARKS);
   const unknown = names.filter((n) => !(n in BENCHMARKS));
   if (unknown.length > 0) {
     process.stderr.write(`Unknown benchmark(s): ${unknown.join(', ')}. Choose from ${Object.keys(BENCHMARKS).join(', ')}.\n`);
@@ -57,9 +58,10 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const profile = args.quick ? QUICK : FULL;
-  const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const started = performance.now();
+  const progress = (line: string) => process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
   const startedAt = new Date().toISOString();
+  const loadAtStart = Math.round(os.loadavg()[0]! * 100) / 100;
 
   ensureBuilt(repoRoot, progress);
   const procs = new ChildProcesses();
@@ -109,6 +111,8 @@ async function main(): Promise<number> {
       cpu_model: os.cpus()[0]?.model.trim() ?? 'unknown',
       os: `${os.type()} ${os.release()}`,
       mem_gb: Math.round(os.totalmem() / 1024 ** 3),
+      // Other work on the machine skews every figure; the reader should know.
+      load_avg_1m: { start: loadAtStart, end: Math.round(os.loadavg()[0]! * 100) / 100 },
     },
     versions: Object.fromEntries(
       ['fastify', 'grammy', 'autocannon', 'undici', 'better-sqlite3', 'openai', 'pino'].map((p) => [p, versionOf(repoRoot, p)]),

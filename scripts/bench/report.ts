@@ -18,7 +18,7 @@ export interface Measured {
 
 export interface RunInfo {
   profile: BenchProfile;
-  machine: { cpus: number; node: string; python: string; cpu_model: string; os: string; mem_gb: number };
+  machine: { cpus: number; node: string; python: string; cpu_model: string; os: string; mem_gb: number; load_avg_1m: { start: number; end: number } };
   versions: Record<string, string>;
   startedAt: string;
   durationS: number;
@@ -89,8 +89,12 @@ export function renderReport(run: RunInfo, m: Measured): string {
   out.push(
     `skillgate bench (${p.name}) on ${machine.cpus} CPUs (${machine.cpu_model}), Node ${machine.node}, Python ${machine.python}, ${run.startedAt}`,
     `Send rate limits lifted for the bench (TELEGRAM_SEND_RATE=TELEGRAM_CHAT_SEND_RATE=100000); LOG_LEVEL=warn.`,
+    `Load average (1 min) at start ${machine.load_avg_1m.start}, at end ${machine.load_avg_1m.end}.`,
     '',
   );
+  if (machine.load_avg_1m.start > machine.cpus / 2) {
+    out.push(`WARNING: the machine was busy when the bench started (load ${machine.load_avg_1m.start} on ${machine.cpus} CPUs): figures are pessimistic and noisy.`, '');
+  }
   const i = m.intake;
   out.push(`### Webhook intake (autocannon, HTTPS keep-alive, ${p.connections} connections, ${p.intakeSeconds} s, same update payload)`, '');
   out.push(
