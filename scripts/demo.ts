@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     );
     const logger = createLogger({ level: config.logLevel, redact: createRedactor(config.secrets), pretty: true });
     banner(`skillgate demo: real HTTPS gateway, loopback Telegram emulator${llm ? ', fake LLM' : ''}, real Python skills`);
-    gateway = await Gateway.start({ config, logger });
+    gateway = await Gateway.start({ config, logger, env: process.env });
 
     // What `npm run webhook:set` does against the real Telegram: URL, secret, certificate.
     const url = `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`;

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    gateway = await Gateway.start({ config, logger });
+    gateway = await Gateway.start({ config, logger, env: process.env });
   } catch (err) {
     closer.uninstall();
     await exitWithStartupError(err, logger, config);
@@ -67,7 +67,8 @@ async function failConfig(err: ConfigError, env: Record<string, string | undefin
 }
 
 async function exitWithStartupError(err: unknown, logger: Logger, config: Config): Promise<never> {
-  const code = err instanceof ConfigError ? EXIT_CONFIG : 1;
+  // A sandbox that was asked for and cannot work is a configuration problem, like a bad value.
+  const code = err instanceof ConfigError || (err instanceof SkillgateError && err.code === 'SG_SANDBOX_UNAVAILABLE') ? EXIT_CONFIG : 1;
   const message = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
   if (err instanceof SkillgateError) logger.fatal({ code: err.code }, message);
   else logger.fatal({ err }, `Start failed: ${message}`);

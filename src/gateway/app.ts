@@ -33,6 +33,8 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** Default: Discord when DISCORD_WEBHOOK_URL is set, else silent. */
   alerter?: Alerter;
+  /** The process environment skills may inherit from (PATH, HOME, LANG, TZ, SKILL_ENV_ALLOW). */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Outgoing message limits (the benchmark raises them; Telegram's real limits are the default). */
   sendRateLimits?: SendRateLimits;
 }
@@ -81,7 +83,7 @@ export class Gateway {
     const store = InboxStore.open({ dataDir: config.dataDir, logger, maxPending: config.inboxMaxPending, metrics });
     let skills: SkillRuntime | undefined;
     try {
-      skills = await SkillRuntime.create({ config: config.skills, logger, metrics });
+      skills = await SkillRuntime.create({ config: config.skills, logger, metrics, env: options.env });
       const api = new TelegramApi({
         token: config.telegram.token,
         apiBase: config.telegram.apiBase,
