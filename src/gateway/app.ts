@@ -25,6 +25,10 @@ import { ensureWebhook } from '../telegram/webhook-registration.js';
 import type { SendRateLimits } from '../telegram/rate-limiter.js';
 import { ApprovalService } from './approvals.js';
 import { createUpdateHandler } from './handle-update.js';
+import { HealthAlerts } from './health-alerts.js';
+
+/** How often the inbox backlog is compared with its alert threshold. */
+const BACKLOG_CHECK_MS = 15_000;
 
 export interface GatewayOptions {
   config: Config;
@@ -55,6 +59,7 @@ export class Gateway {
   private audit: AuditLog | undefined;
   private webhookRegistered: boolean | undefined;
   private stopped: Promise<void> | undefined;
+  private backlogTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly config: Config,
@@ -140,6 +145,8 @@ export class Gateway {
     });
     const audit = new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES, redact: this.redact, logger });
     this.audit = audit;
+    const health = new HealthAlerts(this.alerter, { backlogThreshold: Math.min(1000, Math.floor(config.inboxMaxPending / 2)) });
+    this.backlogTimer = setInterval(() => health.backlog(this.store.pendingCount()), BACKLOG_CHECK_MS).unref();
     const handler = createUpdateHandler({
       allowedUserIds: config.telegram.allowedUserIds,
       api: this.api,
@@ -148,6 +155,7 @@ export class Gateway {
       approvals,
       audit,
       alerter: this.alerter,
+      health,
       logger,
       metrics: this.metrics,
       shutdownSignal: this.shutdown.signal,
@@ -245,6 +253,7 @@ export class Gateway {
 
   private async doStop(): Promise<void> {
     this.closing = true;
+    clearInterval(this.backlogTimer);
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, 'Shutting down: intake stopped, draining in-flight updates');
     await this.poller?.stop();
     await this.dispatcher?.stop(this.config.shutdownGraceMs);

@@ -7,6 +7,7 @@ import type { IntentRouter, RouteContext, RouteReply } from '../router/types.js'
 import type { SkillResult, SkillRunner } from '../skills/types.js';
 import { TelegramApiError } from '../telegram/errors.js';
 import { updateSchema, type CallbackQuery, type IncomingMessage } from '../telegram/update-schema.js';
+import type { HealthAlerts } from './health-alerts.js';
 import { keepTyping } from './typing-indicator.js';
 import { UnauthorizedTracker } from './unauthorized-tracker.js';
 
@@ -38,6 +39,8 @@ export interface UpdateHandlerDeps {
   approvals?: ApprovalGate;
   audit?: AuditSink;
   alerter: Alerter;
+  /** Streak alerts for skills and Telegram sends. */
+  health?: HealthAlerts;
   logger: Logger;
   metrics?: Metrics;
   /** Aborted at shutdown: long LLM turns give up instead of holding the process. */
@@ -74,7 +77,9 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
       logger.info({ chatId, skill: name }, 'Skill requires approval; asking the user');
       return deps.approvals.request({ chatId, userId, skill: name, args });
     }
-    return deps.skills.run(name, args, { signal: deps.shutdownSignal });
+    const result = await deps.skills.run(name, args, { signal: deps.shutdownSignal });
+    deps.health?.skillFinished(result);
+    return result;
   }
 
   async function handleMessage(updateId: number, message: IncomingMessage, journal: ReplyJournal, audit: AuditRecord) {
@@ -141,6 +146,7 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     try {
       await deps.api.sendMessage(chatId, text);
       journal.markReplied();
+      deps.health?.telegramSendSucceeded();
       logger.info({ chatId, chars: text.length }, 'Reply dispatched');
     } catch (err) {
       // 4xx other than 429: the chat is gone or blocked us; retrying would only repeat it.
@@ -148,6 +154,7 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
         logger.error({ chatId, err: err.message }, 'Reply rejected by Telegram; not retrying');
         return;
       }
+      deps.health?.telegramSendFailed((err as Error).message);
       throw err;
     }
   }
