@@ -95,3 +95,22 @@ t.test('SIGTERM stops a running gateway cleanly with exit 0; secrets never reach
   t.notMatch(log, TEST_TOKEN.split(':')[1]!, 'no bot token');
   t.notMatch(log, TEST_SECRET, 'no webhook secret');
 });
+
+t.test('polling mode answers through getUpdates with the same pipeline', async (t) => {
+  const fake = await fakeTelegram(t);
+  const dir = t.testdir({ skills: {} });
+  const env = { ...baseEnv(dir, fake.apiBase), TELEGRAM_MODE: 'polling', TELEGRAM_CHAT_SEND_RATE: '100' };
+  delete (env as Record<string, string | undefined>).TELEGRAM_WEBHOOK_SECRET;
+  const p = startGatewayProcess(env, dir);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  await p.waitForOutput(/Configured interface: Telegram long polling/);
+  fake.enqueueUpdate(fake.textUpdate({ id: 111 }, '/whoami'));
+  fake.enqueueUpdate(fake.textUpdate({ id: 222 }, '/whoami'));
+  const [reply] = await fake.waitForMessages(1, 15_000);
+  t.match(reply!.text, /Your Telegram user id is 111/);
+  await p.waitForOutput(/Security Filter: Unauthorized request from user_id: 222/);
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0);
+  t.equal(fake.sent.length, 1, 'the stranger got nothing');
+  t.notMatch(p.stdout(), /Listening on HTTP/, 'no public listener in polling mode');
+});
