@@ -43,8 +43,10 @@ export async function benchBurst(ctx: BenchContext): Promise<BurstResults> {
     ctx.progress(`burst: ${total} updates over ${chats} chats, ${concurrency} in flight; kill -9 at ${Math.floor(total / 2)} acked`);
     const first = gateway;
     let rssBeforeKill = Number.NaN;
+    let killed = false;
     await pushAll(gateway, ctx.tls.cert, concurrency, range(1, total), update, acked, () => {
-      if (acked.size < total / 2 || !first.child.alive) return false;
+      if (killed || acked.size < total / 2) return killed;
+      killed = true;
       rssBeforeKill = rssMb(first.child.pid);
       first.child.signal('SIGKILL');
       return true;
