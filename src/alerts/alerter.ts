@@ -7,6 +7,8 @@ export interface Alerter {
   alert(text: string, options?: { key?: string }): void;
   /** Try to deliver what is queued, giving up at the deadline. Never throws. */
   flush(timeoutMs: number): Promise<void>;
+  /** Flush with a deadline, then cancel whatever is still queued or in flight (shutdown). */
+  close?(timeoutMs: number): Promise<void>;
 }
 
 /** Alerts off (no DISCORD_WEBHOOK_URL): drops everything. */

@@ -264,7 +264,8 @@ export class Gateway {
     this.store.close();
     this.audit?.close();
     await this.api.close();
-    await this.alerter.flush(2_000);
+    // Shutdown never waits on Discord longer than this.
+    await (this.alerter.close ? this.alerter.close(2_000) : this.alerter.flush(2_000));
     this.logger.info('Stopped');
   }
 }

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ALERT_PREFIX, DiscordAlerter, sendDiscordAlertOnce } from '../../src/alerts/discord.js';
 import { Metrics } from '../../src/observability/metrics.js';
@@ -8,13 +9,13 @@ import { captureLogger } from '../helpers/logger.js';
 const noRedact = (s: string) => s;
 const fast = { backoffBaseMs: 20, maxRetryAfterMs: 2_000 };
 
-async function fake(t: Tap.Test): Promise<FakeDiscord> {
+async function fake(t: TestContext): Promise<FakeDiscord> {
   const discord = await FakeDiscord.start();
   t.teardown(() => discord.close());
   return discord;
 }
 
-function alerter(t: Tap.Test, discord: FakeDiscord, extra: Partial<ConstructorParameters<typeof DiscordAlerter>[0]> = {}) {
+function alerter(t: TestContext, discord: FakeDiscord, extra: Partial<ConstructorParameters<typeof DiscordAlerter>[0]> = {}) {
   const log = captureLogger();
   const metrics = new Metrics();
   const a = new DiscordAlerter({ url: discord.url, logger: log.logger, redact: noRedact, metrics, ...fast, ...extra });

@@ -61,7 +61,7 @@ t.test('docker-compose.yml runs the gateway with TLS=off behind Caddy, trusting 
   try {
     YAML = (await import('yaml')) as never;
   } catch {
-    return t.skip('the yaml parser (a dependency of tap) is not installed');
+    return t.skip('the yaml parser (a dependency of tap) is not installed', () => {});
   }
   const compose = YAML.parse(read('docker-compose.yml')) as {
     services: Record<string, { environment?: Record<string, string>; volumes?: string[]; ports?: string[]; depends_on?: object; image?: string; read_only?: boolean }>;
@@ -82,7 +82,7 @@ t.test('docker-compose.yml runs the gateway with TLS=off behind Caddy, trusting 
 
 t.test('the Caddyfile forwards only POST WEBHOOK_PATH to the gateway and answers 404 otherwise', async (t) => {
   const caddy = which('caddy');
-  if (!caddy) return t.skip('caddy is not installed (apt-get install -y caddy)');
+  if (!caddy) return t.skip('caddy is not installed (apt-get install -y caddy)', () => {});
   const result = await run(caddy, ['adapt', '--config', 'deploy/Caddyfile', '--adapter', 'caddyfile'], {
     SKILLGATE_DOMAIN: 'bot.example.com',
     WEBHOOK_PATH: '/hooks/tg',
@@ -108,7 +108,7 @@ t.test('the systemd unit is hardened and passes systemd-analyze verify', async (
   t.match(unit, /^ReadWritePaths=.*\/data .*AI_BOOTCAMP$/m, 'writable: data and workspace only');
   t.match(unit, /^User=skillgate$/m);
   const analyze = which('systemd-analyze');
-  if (!analyze) return t.skip('systemd-analyze is not installed');
+  if (!analyze) return t.skip('systemd-analyze is not installed', () => {});
   const result = await run(analyze, ['verify', path.join(root, 'deploy/skillgate.service')]);
   t.equal(result.code, 0, result.out);
   t.equal(result.out.trim(), '', 'no warnings');

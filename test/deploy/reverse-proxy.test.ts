@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -87,7 +88,7 @@ async function runSuite(nginx: string) {
 }
 
 /** `nginx -t` on the shipped site file, with a generated certificate in place of Let's Encrypt's. */
-async function checkShippedSiteConfig(t: Tap.Test, bin: string) {
+async function checkShippedSiteConfig(t: TestContext, bin: string) {
   const prefix = t.testdir();
   mkdirSync(path.join(prefix, 'snippets'));
   mkdirSync(path.join(prefix, 'logs'));
@@ -251,7 +252,7 @@ function loopbackIpv6Works(): Promise<boolean> {
 
 // Last, so the classes and helpers above are initialised before the suite runs.
 if (!nginxBin) {
-  t.skip('nginx is not installed (apt-get install -y --no-install-recommends nginx-light)');
+  t.skip('nginx is not installed (apt-get install -y --no-install-recommends nginx-light)', () => {});
 } else {
   await runSuite(nginxBin);
 }

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ApprovalService } from '../../src/gateway/approvals.js';
@@ -27,7 +28,7 @@ class RecordingRunner implements SkillRunner {
   }
 }
 
-async function setup(t: Tap.Test, dataDir = t.testdir()) {
+async function setup(t: TestContext, dataDir = t.testdir()) {
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   t.teardown(() => fake.close());
   const log = captureLogger([TEST_TOKEN]);

@@ -1,6 +1,8 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import type { Alerter } from '../../src/alerts/alerter.js';
-import { createUpdateHandler, type AuditRecord } from '../../src/gateway/handle-update.js';
+import { createUpdateHandler } from '../../src/gateway/handle-update.js';
+import type { AuditEntry } from '../../src/observability/audit.js';
 import { createRedactor } from '../../src/observability/redact.js';
 import { RuleRouter } from '../../src/router/rules.js';
 import type { SkillInfo, SkillResult, SkillRunner } from '../../src/skills/types.js';
@@ -30,12 +32,12 @@ class RecordingSkills implements SkillRunner {
   }
 }
 
-async function setup(t: Tap.Test) {
+async function setup(t: TestContext) {
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   const log = captureLogger([TEST_TOKEN]);
   const api = new TelegramApi({ token: TEST_TOKEN, apiBase: fake.apiBase, logger: log.logger, redact: createRedactor([TEST_TOKEN]), maxAttempts: 2, sendRateLimits: { globalPerSecond: 1000, perChatPerSecond: 1000 } });
   const skills = new RecordingSkills();
-  const audits: AuditRecord[] = [];
+  const audits: AuditEntry[] = [];
   const alerts: string[] = [];
   const alerter: Alerter = { alert: (text) => void alerts.push(text), flush: async () => {} };
   const approvals: Array<{ skill: string }> = [];

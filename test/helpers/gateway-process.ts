@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_SECRET, TEST_TOKEN } from './logger.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -41,7 +42,7 @@ export function startGatewayProcess(env: Record<string, string>, cwd = ROOT): Ru
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitForOutput(pattern, timeoutMs = 20_000) {
+    waitForOutput(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (pattern.test(out + err)) {
@@ -65,5 +66,23 @@ export function startGatewayProcess(env: Record<string, string>, cwd = ROOT): Ru
         check();
       });
     },
+  };
+}
+
+/** A complete, valid environment for a plain-HTTP gateway on a free port, rooted in `dir`. */
+export function gatewayEnv(dir: string, apiBase: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TELEGRAM_BOT_TOKEN: TEST_TOKEN,
+    TELEGRAM_ALLOWED_USER_IDS: '111',
+    TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
+    TELEGRAM_API_BASE: apiBase,
+    TLS: 'off',
+    PORT: '0',
+    ADMIN_PORT: '0',
+    SKILLS_DIR: path.join(dir, 'skills'),
+    WORKSPACE_DIR: path.join(dir, 'workspace'),
+    DATA_DIR: path.join(dir, 'data'),
+    LOG_LEVEL: 'info',
+    ...extra,
   };
 }

@@ -1,10 +1,11 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { request } from 'undici';
 import { buildAdminServer, type Readiness } from '../../src/http/admin-server.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { captureLogger } from '../helpers/logger.js';
 
-async function setup(t: Tap.Test, readiness: () => Promise<Readiness>) {
+async function setup(t: TestContext, readiness: () => Promise<Readiness>) {
   const metrics = new Metrics();
   const log = captureLogger();
   const app = await buildAdminServer({ logger: log.logger, metrics, readiness });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { Agent, request } from 'undici';
 import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
@@ -20,7 +21,7 @@ class MemoryIntake {
   }
 }
 
-async function setup(t: Tap.Test, options: { trustProxy?: string[] } = {}) {
+async function setup(t: TestContext, options: { trustProxy?: string[] } = {}) {
   const intake = new MemoryIntake();
   const log = captureLogger([TEST_TOKEN, TEST_SECRET]);
   let closing = false;

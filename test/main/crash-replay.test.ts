@@ -2,7 +2,7 @@ import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { FakeTelegram } from '../fakes/telegram.js';
-import { startGatewayProcess, type RunningProcess } from '../helpers/gateway-process.js';
+import { gatewayEnv, startGatewayProcess, type RunningProcess } from '../helpers/gateway-process.js';
 import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 
 const CHATS = 20;
@@ -43,22 +43,12 @@ t.test('kill -9 mid-burst: after restart every accepted update is answered once,
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   t.teardown(() => fake.close());
   const dir = t.testdir({ skills: {} });
-  const env = {
-    TELEGRAM_BOT_TOKEN: TEST_TOKEN,
+  const env = gatewayEnv(dir, fake.apiBase, {
     TELEGRAM_ALLOWED_USER_IDS: Array.from({ length: CHATS }, (_, i) => 1000 + i).join(','),
-    TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-    TELEGRAM_API_BASE: fake.apiBase,
     TELEGRAM_SEND_RATE: '100000',
     TELEGRAM_CHAT_SEND_RATE: '100000',
     CHAT_CONCURRENCY: String(CHAT_CONCURRENCY),
-    TLS: 'off',
-    PORT: '0',
-    ADMIN_PORT: '0',
-    SKILLS_DIR: path.join(dir, 'skills'),
-    WORKSPACE_DIR: path.join(dir, 'workspace'),
-    DATA_DIR: path.join(dir, 'data'),
-    LOG_LEVEL: 'info',
-  };
+  });
   const updates = Array.from({ length: UPDATES }, (_, i) => {
     const id = 5000 + i;
     const user = { id: 1000 + (i % CHATS), first_name: 'U' };

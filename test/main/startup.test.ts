@@ -1,28 +1,14 @@
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { FakeTelegram } from '../fakes/telegram.js';
-import { startGatewayProcess } from '../helpers/gateway-process.js';
+import { gatewayEnv, startGatewayProcess } from '../helpers/gateway-process.js';
 import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 
-/** A complete, valid environment for a plain-HTTP gateway on a free port, rooted in `dir`. */
-function baseEnv(dir: string, apiBase: string): Record<string, string> {
-  return {
-    TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-    TELEGRAM_ALLOWED_USER_IDS: '111',
-    TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-    TELEGRAM_API_BASE: apiBase,
-    TLS: 'off',
-    PORT: '0',
-    ADMIN_PORT: '0',
-    SKILLS_DIR: path.join(dir, 'skills'),
-    WORKSPACE_DIR: path.join(dir, 'workspace'),
-    DATA_DIR: path.join(dir, 'data'),
-    LOG_LEVEL: 'info',
-  };
-}
+const baseEnv = (dir: string, apiBase: string) => gatewayEnv(dir, apiBase);
 
-async function fakeTelegram(t: Tap.Test) {
+async function fakeTelegram(t: TestContext) {
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   t.teardown(() => fake.close());
   return fake;

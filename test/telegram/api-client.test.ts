@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
 import { TelegramApiError, TelegramNetworkError } from '../../src/telegram/errors.js';
 import { createRedactor } from '../../src/observability/redact.js';
@@ -6,7 +7,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { FakeTelegram } from '../fakes/telegram.js';
 import { captureLogger, TEST_TOKEN } from '../helpers/logger.js';
 
-async function setup(t: Tap.Test, options: { maxAttempts?: number } = {}) {
+async function setup(t: TestContext, options: { maxAttempts?: number } = {}) {
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   const log = captureLogger([TEST_TOKEN]);
   const metrics = new Metrics();

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -24,7 +25,7 @@ const tsx = path.join(root, 'node_modules/.bin/tsx');
 const PUBLIC_URL = 'https://bot.example.com:8443';
 const selfSigned = await generateSelfSigned({ host: 'bot.example.com' });
 
-async function fakeTelegram(t: Tap.Test): Promise<FakeTelegram> {
+async function fakeTelegram(t: TestContext): Promise<FakeTelegram> {
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   t.teardown(() => fake.close());
   return fake;
@@ -188,7 +189,7 @@ t.test('describeWebhookInfo renders the last error date as ISO time', async (t) 
 
 /* ensureWebhook: the gateway's start-up registration */
 
-async function ensureSetup(t: Tap.Test) {
+async function ensureSetup(t: TestContext) {
   const fake = await fakeTelegram(t);
   const dir = t.testdir();
   writeFileSync(path.join(dir, 'cert.pem'), selfSigned.cert);
