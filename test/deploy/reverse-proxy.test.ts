@@ -79,11 +79,10 @@ async function runSuite(nginx: string) {
 
   t.test('the shipped deploy/nginx/skillgate.conf passes nginx -t', (t) => checkShippedSiteConfig(t, nginx));
 
-  t.test('the gateway, not nginx, answers an oversized body with its JSON 413', async (t) => {
+  t.test('an oversized body is refused with 413 by nginx, before it reaches the gateway', async (t) => {
     const big = JSON.stringify({ update_id: 9, pad: 'x'.repeat(1024 * 1024 + 10) });
     const res = await post(proxy.trustedPort, '127.0.0.1', { 'x-telegram-bot-api-secret-token': TEST_SECRET }, WEBHOOK_PATH, big);
     t.equal(res.status, 413);
-    t.match(res.text, /"error"/);
   });
 }
 
