@@ -74,6 +74,9 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
   async function runSkill(chatId: number, userId: number, name: string, args: unknown): Promise<SkillResult> {
     const info = deps.skills.get(name);
     if (info?.requiresApproval && deps.approvals) {
+      // Bad arguments are refused now: nobody should approve a call that cannot run.
+      const refusal = deps.skills.precheck?.(name, args);
+      if (refusal) return { skill: name, outcome: 'invalid_args', ok: false, output: refusal, truncated: false, durationMs: 0 };
       logger.info({ chatId, skill: name }, 'Skill requires approval; asking the user');
       return deps.approvals.request({ chatId, userId, skill: name, args });
     }
@@ -121,7 +124,8 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
       stopTyping();
     }
     audit.skills = answer.skills;
-    await reply(chatId, answer.text, journal);
+    if (answer.alreadySent) journal.markReplied();
+    else await reply(chatId, answer.text, journal);
   }
 
   async function handleCallback(query: CallbackQuery, audit: AuditRecord) {

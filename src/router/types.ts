@@ -20,6 +20,8 @@ export interface RouteReply {
   text: string;
   /** Names of the skills run to produce it, for the audit log. */
   skills: string[];
+  /** The user already got this answer another way (the approval prompt); send nothing more. */
+  alreadySent?: boolean;
 }
 
 /** Free text goes here; slash commands never do. */

@@ -185,6 +185,18 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     }
   }
 
+  /**
+   * Why `run` would refuse this call before starting anything (unknown skill, invalid
+   * arguments), or undefined when it would go ahead. The approval gate asks this first, so a
+   * user is never asked to approve a call that cannot run.
+   */
+  precheck(name: string, args: unknown): string | undefined {
+    const skill = this.registry.get(name);
+    if (!skill) return `There is no skill named "${name}".`;
+    const check = skill.validate(args);
+    return check.ok ? undefined : `${name}: ${check.message}`;
+  }
+
   async run(name: string, args: unknown, options: { signal?: AbortSignal } = {}): Promise<SkillResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);

@@ -47,4 +47,6 @@ export interface SkillRunner {
   list(): SkillInfo[];
   get(name: string): SkillInfo | undefined;
   run(name: string, args: unknown, options?: { signal?: AbortSignal }): Promise<SkillResult>;
+  /** Why `run` would refuse this call without starting it, or undefined when it would run. */
+  precheck?(name: string, args: unknown): string | undefined;
 }

@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { request } from 'undici';
+import { loadConfig } from '../../src/config/index.js';
+import { Gateway } from '../../src/gateway/app.js';
+import { generateSelfSigned } from '../../src/http/self-signed.js';
+import { FakeTelegram } from '../fakes/telegram.js';
+import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+
+const OWNER = { id: 111, first_name: 'Ada' };
+const SKILLS = `
+import functools
+
+def skill(description, approval=False):
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+        wrapper.is_skill = True
+        wrapper.description = description
+        wrapper.requires_approval = approval
+        return wrapper
+    return decorator
+
+@skill("Write a note file into the workspace.", approval=True)
+def write_note(path: str, text: str = "hello") -> str:
+    with open(path, "w") as f:
+        f.write(text)
+    return f"wrote {path}"
+
+@skill("Say hello.")
+def hello() -> str:
+    return "hello from python"
+`;
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+t.test('a whole gateway in one process: approvals, readiness, metrics, audit', async (t) => {
+  const dir = t.testdir({ skills: { 'notes.py': SKILLS }, workspace: {}, certs: {} });
+  const tls = await generateSelfSigned({ host: '127.0.0.1' });
+  fs.writeFileSync(path.join(dir, 'certs/cert.pem'), tls.cert);
+  fs.writeFileSync(path.join(dir, 'certs/key.pem'), tls.key);
+  const fake = await FakeTelegram.start({ token: TEST_TOKEN });
+  t.teardown(() => fake.close());
+  const adminPort = await freePort();
+  const config = loadConfig(
+    {
+      TELEGRAM_BOT_TOKEN: TEST_TOKEN,
+      TELEGRAM_ALLOWED_USER_IDS: String(OWNER.id),
+      TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
+      TELEGRAM_API_BASE: fake.apiBase,
+      TELEGRAM_CHAT_SEND_RATE: '100',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ADMIN_PORT: String(adminPort),
+      TLS_CERT_FILE: 'certs/cert.pem',
+      TLS_KEY_FILE: 'certs/key.pem',
+      SKILLS_DIR: 'skills',
+      WORKSPACE_DIR: 'workspace',
+      DATA_DIR: 'data',
+    },
+    dir,
+  );
+  const log = captureLogger(config.secrets, 'info');
+  const gateway = await Gateway.start({ config, logger: log.logger, env: process.env });
+  t.teardown(() => gateway.stop());
+  const url = `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`;
+  await gateway.api.setWebhook({ url, secret_token: TEST_SECRET, certificate: tls.cert });
+  const say = async (text: string) => {
+    const before = fake.sent.length;
+    const res = await fake.pushUpdate(fake.textUpdate(OWNER, text));
+    t.equal(res.status, 200);
+    return (await fake.waitForMessages(before + 1))[before]!;
+  };
+
+  t.test('a skill needing approval runs only after Approve, and the keyboard is removed', async (t) => {
+    const ask = await say('/run write_note {"path": "note.txt", "text": "hi"}');
+    t.notOk(fs.existsSync(path.join(dir, 'workspace/note.txt')), 'not run yet');
+    const keyboard = ask.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> };
+    const approve = keyboard.inline_keyboard.flat().find((b) => b.callback_data.startsWith('approve:'))!;
+    t.ok(approve, 'an Approve button');
+    const before = fake.sent.length;
+    const res = await fake.pushUpdate({
+      update_id: 90_001,
+      callback_query: { id: 'cb-1', from: { id: OWNER.id, is_bot: false, first_name: 'Ada' }, data: approve.callback_data, message: { message_id: ask.message_id, chat: { id: OWNER.id }, date: 0 } },
+    });
+    t.equal(res.status, 200);
+    await fake.waitFor(() => fake.sent.slice(before).some((m) => /wrote note\.txt/.test(m.text)), 10_000, 'the skill result');
+    t.equal(fake.sent.length, before + 1, 'one message: the result');
+    t.equal(fs.readFileSync(path.join(dir, 'workspace/note.txt'), 'utf8'), 'hi');
+    t.ok(fake.callsOf('editMessageReplyMarkup').length >= 1, 'keyboard removed');
+    t.ok(fake.callsOf('answerCallbackQuery').length >= 1, 'button answered');
+  });
+
+  t.test('invalid arguments are refused before anyone is asked to approve', async (t) => {
+    const reply = await say('/run write_note {"text": 5}');
+    t.match(reply.text, /write_note failed: .*path/);
+    t.notOk(reply.reply_markup, 'no keyboard');
+  });
+
+  t.test('free text runs a matching skill through the real Python host', async (t) => {
+    const reply = await say('say hello please');
+    t.equal(reply.text, 'hello from python');
+  });
+
+  t.test('readiness, metrics and the audit log reflect the traffic', async (t) => {
+    const ready = await request(`http://127.0.0.1:${adminPort}/readyz`);
+    t.equal(ready.statusCode, 200);
+    t.match(await ready.body.json(), { status: 'ready', reasons: [] });
+    const metrics = await (await request(`http://127.0.0.1:${adminPort}/metrics`)).body.text();
+    t.match(metrics, /skillgate_updates_total\{outcome="accepted"\} \d+/);
+    t.match(metrics, /skillgate_skill_runs_total\{skill="hello",outcome="ok"\} 1/);
+    t.match(metrics, /skillgate_telegram_api_calls_total\{method="sendMessage",status="200"\}/);
+    t.match(metrics, /skillgate_update_processing_seconds_bucket/);
+    t.match(metrics, /skillgate_inbox_pending/);
+    const audit = fs.readFileSync(path.join(dir, 'data/audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    t.ok(audit.some((a) => a.skills?.includes('hello') && a.outcome === 'replied'));
+    t.ok(audit.every((a) => typeof a.update_id === 'number' && typeof a.duration_ms === 'number'));
+  });
+
+  t.test('a new skill file is picked up without a restart', async (t) => {
+    fs.writeFileSync(path.join(dir, 'skills/extra.py'), SKILLS.replace(/def write_note[\s\S]*/, 'def'.slice(3)) + '\n@skill("Tell the time of the moon.")\ndef moon_time() -> str:\n    return "moon o\'clock"\n');
+    await fake.waitFor(() => false, 1).catch(() => undefined);
+    let listed = '';
+    for (let i = 0; i < 50 && !listed.includes('moon_time'); i++) {
+      listed = (await say('/skills')).text;
+      if (!listed.includes('moon_time')) await new Promise((r) => setTimeout(r, 200));
+    }
+    t.match(listed, /moon_time/);
+  });
+
+  t.test('secrets never reached the log', async (t) => {
+    t.notMatch(log.text(), TEST_TOKEN.split(':')[1]!);
+    t.notMatch(log.text(), TEST_SECRET);
+  });
+});
