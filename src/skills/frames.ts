@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 
 /** Frames host.py writes on a call channel (see the protocol at the top of host.py). */
-const startFrame = z.object({ t: z.literal('start'), pid: z.number().int(), monitor: z.number().int() });
+const startFrame = z.object({ t: z.literal('start'), pid: z.number().int() });
 
 const skillOutcome = z.union([
   z.object({ ok: z.literal(true), value: z.object({ text: z.string(), truncated: z.boolean() }) }),

@@ -1,0 +1,118 @@
+"""What runs inside a skill process: a fresh fork of the host, confined before the skill runs."""
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+
+from .wire import describe_exception, write_frame
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - every Linux libc loads
+    _libc = None
+
+
+def prctl(option, value):
+    if _libc is not None:
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def drop_privileges(run_as):
+    if not run_as:
+        return
+    import pwd
+
+    entry = pwd.getpwuid(int(run_as)) if run_as.isdigit() else pwd.getpwnam(run_as)
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    os.environ["HOME"] = entry.pw_dir
+
+
+def apply_limits(limits, with_cpu):
+    pairs = [
+        (resource.RLIMIT_AS, limits.get("asBytes")),
+        (resource.RLIMIT_NOFILE, limits.get("openFiles")),
+        (resource.RLIMIT_FSIZE, limits.get("fileBytes")),
+        (resource.RLIMIT_NPROC, limits.get("processes")),
+    ]
+    if with_cpu:
+        cpu = limits.get("cpuSeconds")
+        pairs.append((resource.RLIMIT_CPU, cpu and (cpu, cpu + 1)))
+    for which, value in pairs:
+        if not value:
+            continue
+        soft, hard = value if isinstance(value, tuple) else (value, value)
+        _, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def confine(out_w, result_w, limits):
+    """Own session and group, dies with the host, stdio into the host's pipe, nothing else open."""
+    # The host's SIGCHLD wake-up pipe is about to be closed here; the skill's own children must not
+    # write into whatever file later takes that descriptor number.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.setsid()
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Orphans of the skill's own children stay in its subtree while it runs, so the host never
+    # mistakes them for leftovers of another call; once it exits they come to the host and die.
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    # Only stdio and the result pipe: not the listener, not another call's channel or pipes.
+    os.closerange(3, result_w)
+    os.closerange(result_w + 1, 1 << 16)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    apply_limits(limits, with_cpu=True)
+
+
+def run_skill(func, args, out_w, result_w, cfg):
+    """The body of the forked skill process; never returns."""
+    code = 1
+    try:
+        confine(out_w, result_w, cfg["limits"])
+        value = func(**args)
+        result = {"ok": True, "value": render_value(value, cfg["maxOutputBytes"])}
+        code = 0
+    except BaseException as err:
+        result = {"ok": False, "error": describe_exception(err), "trace": traceback.format_exc()[-8000:]}
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    write_frame(result_w, result)
+    os._exit(code)
+
+
+def render_value(value, cap):
+    if value is None:
+        text = ""
+    elif isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    data = text.encode("utf-8", "replace")
+    if len(data) <= cap:
+        return {"text": text, "truncated": False}
+    return {"text": data[:cap].decode("utf-8", "ignore"), "truncated": True}

@@ -1,0 +1,293 @@
+"""The call loop: one thread and one `selectors` loop run every call of a host process.
+
+Per call the host forks one skill process (its own session and group, limits, pdeathsig) and
+watches, in the same loop, the call's channel (the request, then "kill" or EOF), the skill's
+stdout and result pipes, its exit (SIGCHLD through a wake-up pipe) and its deadline. No process
+sits between the host and the skill, so a warm call costs one fork. Blocking happens only while
+killing something (bounded rounds, 5 ms apart), never on the happy path.
+"""
+
+import json
+import math
+import os
+import selectors
+import signal
+import time
+
+from .call import Call
+from .reaper import kill_group, kill_strays, leader_exited
+from .skill_process import PR_SET_CHILD_SUBREAPER, prctl, run_skill
+from .wire import encode_frame, error_done
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+KILL_GRACE_S = 2.0  # the gateway kills at the timeout; this backstop acts if it went quiet
+DRAIN_S = 1.0  # after the skill exits, how long something that escaped may hold its pipes
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+class Supervisor:
+    def __init__(self, functions, cfg):
+        self.functions = functions
+        self.cfg = cfg
+        self.cap = cfg["maxOutputBytes"]
+        self.sel = selectors.DefaultSelector()
+        self.calls = set()  # every call not yet answered
+        self.running = {}  # unreaped skill process pid -> its call
+        self.listener = None
+        # Orphans of finished calls become our children, so nothing a skill started outlives it.
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        self.sel.register(self.wake_r, READ, (self._on_child_exit, None))
+
+    # ------------------------------------------------------------------ entry points
+
+    def serve(self, listener, stop_fd):
+        """Warm host: a call per connection until `stop_fd` hits EOF, then finish running calls."""
+        listener.setblocking(False)
+        self.listener = listener
+        self.sel.register(listener, READ, (self._on_accept, None))
+        self.sel.register(stop_fd, READ, (self._on_stop, None))
+        self._loop(lambda: self.listener is None and not self.calls)
+
+    def run_one(self, func, args, chan_in, chan_out):
+        """Cold host: the one call whose request was already read from `chan_in`."""
+        os.set_blocking(chan_in, False)
+        os.set_blocking(chan_out, False)
+        call = Call(chan_in, chan_out, owns_channel=False)
+        self.calls.add(call)
+        self._start(call, func, args)
+        self._loop(lambda: not self.calls)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self, finished):
+        while not finished():
+            for key, mask in self.sel.select(self._next_timeout()):
+                # An earlier handler in this batch may have closed (and reused) this descriptor.
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue
+                handler, call = key.data
+                handler(call, key.fd, mask)
+            self._check_timers()
+
+    def _next_timeout(self):
+        soonest = min((c.deadline if c.status is None else c.drain_until for c in self.calls), default=math.inf)
+        return None if soonest == math.inf else max(0.0, soonest - time.monotonic())
+
+    def _check_timers(self):
+        now = time.monotonic()
+        for call in list(self.calls):
+            if call.status is None and now > call.deadline:
+                call.deadline = math.inf
+                self._kill(call)
+            elif call.status is not None and not call.done and now > call.drain_until:
+                self._finish(call)
+
+    # ------------------------------------------------------------------ handlers
+
+    def _on_accept(self, _call, _fd, _mask):
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        fd = conn.detach()
+        os.set_blocking(fd, False)
+        call = Call(fd, fd, owns_channel=True)
+        self.calls.add(call)
+        self._watch_channel(call)
+
+    def _on_stop(self, _call, fd, _mask):
+        if os.read(fd, 4096):
+            return
+        # The gateway closed our stdin: accept nothing more, let running calls finish.
+        self.sel.unregister(fd)
+        self.sel.unregister(self.listener)
+        self.listener.close()
+        self.listener = None
+
+    def _on_channel(self, call, _fd, mask):
+        if mask & WRITE:
+            self._flush(call)
+        if mask & READ and call.reading:
+            self._read_channel(call)
+
+    def _read_channel(self, call):
+        try:
+            data = os.read(call.chan_in, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if call.pid is None and not call.done:
+            self._read_request(call, data)
+        elif not data:
+            call.reading = False  # the gateway gave up on the call
+            self._watch_channel(call)
+            self._kill(call)
+        elif b"kill" in data:
+            self._kill(call)
+
+    def _read_request(self, call, data):
+        if not data:
+            call.done = True  # hung up before asking anything
+            self._close(call)
+            return
+        call.request += data
+        if b"\n" not in call.request:
+            if len(call.request) > MAX_REQUEST_BYTES:
+                self._refuse(call, "bad request: longer than 4 MiB")
+            return
+        line, rest = bytes(call.request).split(b"\n", 1)
+        try:
+            request = json.loads(line.decode("utf-8"))
+            name, args = request.get("skill"), request.get("args") or {}
+        except (ValueError, AttributeError) as err:
+            self._refuse(call, f"bad request: {err}")
+            return
+        func = self.functions.get(name) if isinstance(name, str) else None
+        if func is None or not isinstance(args, dict):
+            self._refuse(call, f"skill {name!r} is not loaded in the skill host")
+            return
+        self._start(call, func, args)
+        if b"kill" in rest:
+            self._kill(call)
+
+    def _on_pipe(self, call, fd, _mask):
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            call.take_output(call.pipes[fd], chunk, self.cap)
+            return
+        self.sel.unregister(fd)
+        os.close(fd)
+        del call.pipes[fd]
+        if call.status is not None and not call.pipes:
+            self._finish(call)
+
+    def _on_child_exit(self, _call, _fd, _mask):
+        try:
+            while os.read(self.wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        for pid, call in list(self.running.items()):
+            if leader_exited(pid):
+                self._reap(call)
+
+    # ------------------------------------------------------------------ a call's life
+
+    def _start(self, call, func, args):
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError as err:
+            for fd in (out_r, out_w, result_r, result_w):
+                os.close(fd)
+            self._refuse(call, f"could not start the skill process: {err}")
+            return
+        if pid == 0:
+            try:
+                run_skill(func, args, out_w, result_w, self.cfg)
+            finally:
+                os._exit(1)
+        os.close(out_w)
+        os.close(result_w)
+        call.pid = pid
+        call.pipes = {out_r: "out", result_r: "result"}
+        call.deadline = time.monotonic() + self.cfg["timeoutMs"] / 1000 + KILL_GRACE_S
+        self.running[pid] = call
+        for fd in call.pipes:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, READ, (self._on_pipe, call))
+        self._send(call, {"t": "start", "pid": pid})
+
+    def _kill(self, call):
+        """Kills the group of a live skill process; its exit then ends the call as usual."""
+        if call.pid is not None and call.status is None:
+            try:
+                os.killpg(call.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _reap(self, call):
+        pid = call.pid
+        try:  # the exited leader still pins the group id: nothing else can have taken it
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _, call.status = os.waitpid(pid, 0)
+        del self.running[pid]
+        kill_group(pid, self.running)  # whatever it left in its group, reparented to us
+        call.drain_until = time.monotonic() + DRAIN_S
+        if not call.pipes:
+            self._finish(call)
+
+    def _finish(self, call):
+        for fd in list(call.pipes):
+            self.sel.unregister(fd)
+            os.close(fd)
+        call.pipes.clear()
+        kill_strays(self.running)  # orphans that left the group (setsid) came to us: end them
+        call.reading = False
+        call.done = True
+        self._send(call, call.done_frame())
+
+    def _refuse(self, call, message):
+        call.reading = False
+        call.done = True
+        self._send(call, error_done(message))
+
+    # ------------------------------------------------------------------ the channel
+
+    def _send(self, call, frame):
+        call.outbox += encode_frame(frame)
+        self._flush(call)
+
+    def _flush(self, call):
+        while call.outbox:
+            try:
+                n = os.write(call.chan_out, call.outbox)
+            except BlockingIOError:
+                break
+            except OSError:  # the gateway went away; the call still ends properly
+                call.outbox.clear()
+                break
+            del call.outbox[:n]
+        if call.done and not call.outbox:
+            self._close(call)
+        else:
+            self._watch_channel(call)
+
+    def _close(self, call):
+        call.reading = False
+        self._watch_channel(call)
+        if call.owns_channel:
+            os.close(call.chan_in)
+        self.calls.discard(call)
+
+    def _watch_channel(self, call):
+        want_read = READ if call.reading else 0
+        want_write = WRITE if call.outbox else 0
+        if call.chan_in == call.chan_out:
+            self._interest(call.chan_in, want_read | want_write, call)
+        else:
+            self._interest(call.chan_in, want_read, call)
+            self._interest(call.chan_out, want_write, call)
+
+    def _interest(self, fd, events, call):
+        key = self.sel.get_map().get(fd)
+        data = (self._on_channel, call)
+        if key is None:
+            if events:
+                self.sel.register(fd, events, data)
+        elif not events:
+            self.sel.unregister(fd)
+        elif key.events != events:
+            self.sel.modify(fd, events, data)
