@@ -53,3 +53,4 @@ class Call:
             "code": code if code >= 0 else None,
             "signal": signal.Signals(-code).name if code < 0 else None,
         }
+

@@ -59,8 +59,9 @@ def apply_limits(limits, with_cpu):
             pass
 
 
-def confine(out_w, result_w, limits):
-    """Own session and group, dies with the host, stdio into the host's pipe, nothing else open."""
+def confine(out_w, result_w, limits, keep=()):
+    """Own session and group, dies with the host, stdio into the host's pipe, nothing else open
+    (but the result pipe and `keep`)."""
     # The host's SIGCHLD wake-up pipe is about to be closed here; the skill's own children must not
     # write into whatever file later takes that descriptor number.
     signal.set_wakeup_fd(-1)
@@ -76,18 +77,49 @@ def confine(out_w, result_w, limits):
     os.dup2(out_w, 1)
     os.dup2(out_w, 2)
     # Only stdio and the result pipe: not the listener, not another call's channel or pipes.
-    os.closerange(3, result_w)
-    os.closerange(result_w + 1, 1 << 16)
+    close_all_but(result_w, *keep)
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     apply_limits(limits, with_cpu=True)
 
 
+def close_all_but(*keep):
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
+
+
 def run_skill(func, args, out_w, result_w, cfg):
-    """The body of the forked skill process; never returns."""
+    """The body of a skill process forked for a call already received; never returns."""
+    def prepare():
+        confine(out_w, result_w, cfg["limits"])
+        return func, args
+
+    _run(prepare, result_w, cfg)
+
+
+def run_spare(functions, request_r, out_w, result_w, cfg):
+    """The body of a skill process forked ahead of its call: confined first, then it waits for its
+    one request (the gateway's JSON line, already validated by the host); never returns."""
+    def prepare():
+        confine(out_w, result_w, cfg["limits"], keep=(request_r,))
+        data = bytearray()
+        while chunk := os.read(request_r, 65536):
+            data += chunk
+        if not data:
+            os._exit(0)  # the host let the spare go unused
+        request = json.loads(data)
+        return functions[request["skill"]], request.get("args") or {}
+
+    _run(prepare, result_w, cfg)
+
+
+def _run(prepare, result_w, cfg):
     code = 1
     try:
-        confine(out_w, result_w, cfg["limits"])
+        func, args = prepare()
         value = func(**args)
         result = {"ok": True, "value": render_value(value, cfg["maxOutputBytes"])}
         code = 0

@@ -3,8 +3,13 @@
 Per call the host forks one skill process (its own session and group, limits, pdeathsig) and
 watches, in the same loop, the call's channel (the request, then "kill" or EOF), the skill's
 stdout and result pipes, its exit (SIGCHLD through a wake-up pipe) and its deadline. No process
-sits between the host and the skill, so a warm call costs one fork. Blocking happens only while
-killing something (bounded rounds, 5 ms apart), never on the happy path.
+sits between the host and the skill. Blocking happens only while killing something (bounded
+rounds, 5 ms apart), never on the happy path.
+
+The warm host keeps one spare: a skill process forked and confined ahead of time that waits for
+its single request. A call hands its request to the spare (and a new spare is forked while the
+skill runs), which takes the fork and the confinement off the call's latency. Each skill process
+still serves exactly one call; without a spare a call forks its own.
 """
 
 import json
@@ -16,7 +21,8 @@ import time
 
 from .call import Call
 from .reaper import kill_group, kill_strays, leader_exited
-from .skill_process import PR_SET_CHILD_SUBREAPER, prctl, run_skill
+from .skill_process import PR_SET_CHILD_SUBREAPER, prctl
+from .spawner import Spawner
 from .wire import encode_frame, error_done
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -33,6 +39,7 @@ class Supervisor:
         self.sel = selectors.DefaultSelector()
         self.calls = set()  # every call not yet answered
         self.running = {}  # unreaped skill process pid -> its call
+        self.spawner = Spawner(functions, cfg)
         self.listener = None
         # Orphans of finished calls become our children, so nothing a skill started outlives it.
         prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -49,6 +56,7 @@ class Supervisor:
         self.listener = listener
         self.sel.register(listener, READ, (self._on_accept, None))
         self.sel.register(stop_fd, READ, (self._on_stop, None))
+        self.spawner.prefork()
         self._loop(lambda: self.listener is None and not self.calls)
 
     def run_one(self, func, args, chan_in, chan_out):
@@ -106,6 +114,7 @@ class Supervisor:
         self.sel.unregister(self.listener)
         self.listener.close()
         self.listener = None
+        self.spawner.drop_spare()
 
     def _on_channel(self, call, _fd, mask):
         if mask & WRITE:
@@ -150,7 +159,13 @@ class Supervisor:
         if func is None or not isinstance(args, dict):
             self._refuse(call, f"skill {name!r} is not loaded in the skill host")
             return
-        self._start(call, func, args)
+        spare = self.spawner.take_spare(line)
+        if spare:
+            self._adopt(call, *spare)
+        else:
+            self._start(call, func, args)
+        if self.listener is not None:  # a warm host: the next call's process, while this one runs
+            self.spawner.prefork()
         if b"kill" in rest:
             self._kill(call)
 
@@ -179,26 +194,19 @@ class Supervisor:
         for pid, call in list(self.running.items()):
             if leader_exited(pid):
                 self._reap(call)
+        self.spawner.check_spare()
 
     # ------------------------------------------------------------------ a call's life
 
     def _start(self, call, func, args):
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
-            pid = os.fork()
+            pid, out_r, result_r = self.spawner.fork_for(func, args)
         except OSError as err:
-            for fd in (out_r, out_w, result_r, result_w):
-                os.close(fd)
             self._refuse(call, f"could not start the skill process: {err}")
             return
-        if pid == 0:
-            try:
-                run_skill(func, args, out_w, result_w, self.cfg)
-            finally:
-                os._exit(1)
-        os.close(out_w)
-        os.close(result_w)
+        self._adopt(call, pid, out_r, result_r)
+
+    def _adopt(self, call, pid, out_r, result_r):
         call.pid = pid
         call.pipes = {out_r: "out", result_r: "result"}
         call.deadline = time.monotonic() + self.cfg["timeoutMs"] / 1000 + KILL_GRACE_S
@@ -207,6 +215,13 @@ class Supervisor:
             os.set_blocking(fd, False)
             self.sel.register(fd, READ, (self._on_pipe, call))
         self._send(call, {"t": "start", "pid": pid})
+
+    def _keep(self):
+        """Our children that are not strays: the running skill processes and the spare."""
+        keep = set(self.running)
+        if self.spawner.spare_pid is not None:
+            keep.add(self.spawner.spare_pid)
+        return keep
 
     def _kill(self, call):
         """Kills the group of a live skill process; its exit then ends the call as usual."""
@@ -224,7 +239,7 @@ class Supervisor:
             pass
         _, call.status = os.waitpid(pid, 0)
         del self.running[pid]
-        kill_group(pid, self.running)  # whatever it left in its group, reparented to us
+        kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
         call.drain_until = time.monotonic() + DRAIN_S
         if not call.pipes:
             self._finish(call)
@@ -234,7 +249,7 @@ class Supervisor:
             self.sel.unregister(fd)
             os.close(fd)
         call.pipes.clear()
-        kill_strays(self.running)  # orphans that left the group (setsid) came to us: end them
+        kill_strays(self._keep())  # orphans that left the group (setsid) came to us: end them
         call.reading = False
         call.done = True
         self._send(call, call.done_frame())

@@ -1,0 +1,103 @@
+"""Forking skill processes, and the warm host's spare: one skill process forked and confined ahead
+of its call, blocked on a pipe until the call's request arrives. It serves that one call only."""
+
+import os
+import signal
+
+from .reaper import leader_exited
+from .skill_process import run_skill, run_spare
+
+
+class Spare:
+    __slots__ = ("pid", "request_w", "out_r", "result_r")
+
+    def __init__(self, pid, request_w, out_r, result_r):
+        self.pid = pid
+        self.request_w = request_w
+        self.out_r = out_r
+        self.result_r = result_r
+
+
+class Spawner:
+    def __init__(self, functions, cfg):
+        self.functions = functions
+        self.cfg = cfg
+        self.spare = None
+
+    @property
+    def spare_pid(self):
+        return self.spare.pid if self.spare is not None else None
+
+    def fork_for(self, func, args):
+        """A skill process for a call already received: (pid, stdout read end, result read end)."""
+        return self._fork(lambda out_w, result_w: run_skill(func, args, out_w, result_w, self.cfg))
+
+    def take_spare(self, request_line):
+        """Hands the (validated) request line to the spare; its (pid, out_r, result_r), or None."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        try:
+            written = os.write(spare.request_w, request_line)
+        except OSError:  # it died meanwhile
+            written = -1
+        if written != len(request_line):  # or the request is more than the pipe holds at once
+            self.spare = spare
+            self.drop_spare()
+            return None
+        os.close(spare.request_w)  # EOF: the spare parses what it read and runs the skill
+        return spare.pid, spare.out_r, spare.result_r
+
+    def prefork(self):
+        if self.spare is not None:
+            return
+        request_r, request_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid, out_r, result_r = self._fork(
+                lambda out_w, result_w: run_spare(self.functions, request_r, out_w, result_w, self.cfg)
+            )
+        except OSError:
+            pid = None  # out of processes for now: calls fork on demand
+        os.close(request_r)
+        if pid is None:
+            os.close(request_w)
+            return
+        os.set_blocking(request_w, False)
+        self.spare = Spare(pid, request_w, out_r, result_r)
+
+    def check_spare(self):
+        """After SIGCHLD: a spare that died (killed from outside, failed to confine) is dropped;
+        the next call forks its own and replaces it."""
+        if self.spare is not None and leader_exited(self.spare.pid):
+            self.drop_spare()
+
+    def drop_spare(self):
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return
+        for fd in (spare.request_w, spare.out_r, spare.result_r):
+            os.close(fd)
+        try:
+            os.killpg(spare.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        os.waitpid(spare.pid, 0)
+
+    def _fork(self, body):
+        """Forks a skill process running body(out_w, result_w); returns (pid, out_r, result_r)."""
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (out_r, out_w, result_r, result_w):
+                os.close(fd)
+            raise
+        if pid == 0:
+            try:
+                body(out_w, result_w)
+            finally:
+                os._exit(1)
+        os.close(out_w)
+        os.close(result_w)
+        return pid, out_r, result_r
