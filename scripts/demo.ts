@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/index.js';
 import { Gateway } from '../src/gateway/app.js';
@@ -134,16 +134,21 @@ async function scriptedConversation(telegram: FakeTelegram): Promise<number> {
 
 async function chat(telegram: FakeTelegram): Promise<number> {
   note('Type a message as the allowed user (Ctrl-D or /quit to leave). Try: what files are in the workspace?');
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const rl = createInterface({ input: process.stdin, terminal: process.stdin.isTTY === true });
+  const prompt = () => process.stdout.write(color(36, 'you> '));
+  prompt();
   try {
-    for (;;) {
-      const line = await rl.question(color(36, 'you> ')).catch(() => undefined);
-      if (line === undefined || line.trim() === '/quit') return 0;
+    // The async iterator buffers lines typed (or piped) while a reply is still on its way.
+    for await (const line of rl) {
+      if (line.trim() === '/quit') break;
       if (line.trim() !== '') await say(telegram, OWNER, line, { quiet: true });
+      prompt();
     }
   } finally {
     rl.close();
   }
+  process.stdout.write('\n');
+  return 0;
 }
 
 async function say(
