@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { treeRssBytes } from '../../src/skills/warm-host.js';
-import { DECORATOR, eventually, MODES, startRuntime } from './helpers.js';
+import { DECORATOR, eventually, fixture, MODES, startRuntime } from './helpers.js';
 
 const SKILLS = `${DECORATOR}
 import os
@@ -71,6 +72,15 @@ for (const mode of MODES) {
       t.equal((await runtime.run('measure', { text: 'abc' })).output, '3', 'the next call is fine');
     });
 
+    t.test('a call that leaves an orphan holding its stdout is answered without waiting for the orphan', async (t) => {
+      // The orphan (own session) inherited the stdout pipe; it must be killed as soon as the skill
+      // exits, not after the drain backstop, which would outlast this 800 ms timeout.
+      const { runtime } = await startRuntime(t, { 'calls.py': SKILLS }, { mode, timeoutMs: 800 });
+      const result = await runtime.run('leave_orphan', {});
+      t.equal(result.outcome, 'ok');
+      t.ok(await eventually(() => !alive(Number(result.output)), 30), 'the orphan is gone');
+    });
+
     t.test('a quick call finishes while a slow one is still running', async (t) => {
       const { runtime } = await startRuntime(t, { 'calls.py': SKILLS }, { mode });
       const order: string[] = [];
@@ -96,6 +106,42 @@ for (const mode of MODES) {
     });
   });
 }
+
+t.test('warm: a spare killed from outside is replaced and calls keep working', async (t) => {
+  const { runtime, workspace } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
+  const host = findHost(workspace);
+  t.ok(await eventually(() => childrenOf(host).length === 1, 50), 'an idle host holds one spare');
+  const [spare] = childrenOf(host);
+  process.kill(spare!, 'SIGKILL');
+  t.ok(await eventually(() => !childrenOf(host).includes(spare!), 50), 'the dead spare is reaped');
+  t.equal((await runtime.run('count_calls', {})).outcome, 'ok', 'the next call forks its own process');
+  t.ok(await eventually(() => childrenOf(host).length === 1 && childrenOf(host)[0] !== spare, 50), 'a new spare');
+  t.equal((await runtime.run('count_calls', {})).outcome, 'ok');
+});
+
+t.test('warm: after calls that leave processes behind, the host holds nothing but its spare', async (t) => {
+  const { runtime, workspace } = await startRuntime(t, { 'calls.py': SKILLS, 'hostile.py': fixture('hostile.py') }, { mode: 'warm', timeoutMs: 1000 });
+  const host = findHost(workspace);
+  t.equal((await runtime.run('leave_orphan', {})).outcome, 'ok');
+  t.equal((await runtime.run('child_survives', { seconds: 0.1 })).outcome, 'ok');
+  t.equal((await runtime.run('orphan_sleeper', {})).outcome, 'timeout');
+  t.equal((await runtime.run('raises', {})).outcome, 'error');
+  t.ok(await eventually(() => childrenOf(host).length === 1, 50), `one child left: ${childrenOf(host).join(', ')}`);
+});
+
+t.test('warm: a reload mid-call lets the old host finish the call, then it exits with its spare', async (t) => {
+  const { runtime, workspace, skillsDir } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
+  const oldHost = findHost(workspace);
+  const [oldSpare] = childrenOf(oldHost);
+  const inFlight = runtime.run('nap', { seconds: 1 });
+  await new Promise((r) => setTimeout(r, 200));
+  fs.writeFileSync(path.join(skillsDir, 'more.py'), `${DECORATOR}\n@skill("More")\ndef more():\n    return "more"\n`);
+  await runtime.reload();
+  t.equal((await runtime.run('more', {})).output, 'more', 'the new host serves the new skill');
+  t.equal((await inFlight).outcome, 'ok', 'the call in flight finished on the old host');
+  t.ok(await eventually(() => !alive(oldHost), 50), 'the old host exited');
+  t.ok(oldSpare && (await eventually(() => !alive(oldSpare), 50)), 'its spare is gone too');
+});
 
 t.test('warm host memory is reported; cold mode has no host', async (t) => {
   const warm = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
@@ -133,7 +179,28 @@ function alive(pid: number): boolean {
 }
 
 function childrenOf(pid: number): number[] {
-  return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The pid of this test's warm host: a child of ours running host.py serve on `workspace`. */
+function findHost(workspace: string): number {
+  const ours = fs.readdirSync(`/proc/${process.pid}/task`).flatMap((tid) =>
+    fs.readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+  const host = ours.find((pid) => {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.some((a) => a.endsWith('host.py')) && argv.includes('serve') && argv.some((a) => a.includes(JSON.stringify(workspace)));
+    } catch {
+      return false;
+    }
+  });
+  if (!host) throw new Error('the warm host process was not found');
+  return host;
 }
 
 function vmRss(pid: number): number {

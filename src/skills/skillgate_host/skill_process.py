@@ -59,7 +59,7 @@ def apply_limits(limits, with_cpu):
             pass
 
 
-def confine(out_w, result_w, limits, keep=()):
+def confine(host_pid, out_w, result_w, limits, keep=()):
     """Own session and group, dies with the host, stdio into the host's pipe, nothing else open
     (but the result pipe and `keep`)."""
     # The host's SIGCHLD wake-up pipe is about to be closed here; the skill's own children must not
@@ -69,6 +69,8 @@ def confine(out_w, result_w, limits, keep=()):
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.setsid()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != host_pid:
+        os._exit(1)  # the host died before the death signal was armed: nobody would stop us
     # Orphans of the skill's own children stay in its subtree while it runs, so the host never
     # mistakes them for leftovers of another call; once it exits they come to the host and die.
     prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -91,20 +93,20 @@ def close_all_but(*keep):
     os.closerange(low, 1 << 16)
 
 
-def run_skill(func, args, out_w, result_w, cfg):
+def run_skill(host_pid, func, args, out_w, result_w, cfg):
     """The body of a skill process forked for a call already received; never returns."""
     def prepare():
-        confine(out_w, result_w, cfg["limits"])
+        confine(host_pid, out_w, result_w, cfg["limits"])
         return func, args
 
     _run(prepare, result_w, cfg)
 
 
-def run_spare(functions, request_r, out_w, result_w, cfg):
+def run_spare(host_pid, functions, request_r, out_w, result_w, cfg):
     """The body of a skill process forked ahead of its call: confined first, then it waits for its
     one request (the gateway's JSON line, already validated by the host); never returns."""
     def prepare():
-        confine(out_w, result_w, cfg["limits"], keep=(request_r,))
+        confine(host_pid, out_w, result_w, cfg["limits"], keep=(request_r,))
         data = bytearray()
         while chunk := os.read(request_r, 65536):
             data += chunk

@@ -23,6 +23,7 @@ class Spawner:
         self.functions = functions
         self.cfg = cfg
         self.spare = None
+        self.host_pid = os.getpid()
 
     @property
     def spare_pid(self):
@@ -30,7 +31,7 @@ class Spawner:
 
     def fork_for(self, func, args):
         """A skill process for a call already received: (pid, stdout read end, result read end)."""
-        return self._fork(lambda out_w, result_w: run_skill(func, args, out_w, result_w, self.cfg))
+        return self._fork(lambda out_w, result_w: run_skill(self.host_pid, func, args, out_w, result_w, self.cfg))
 
     def take_spare(self, request_line):
         """Hands the (validated) request line to the spare; its (pid, out_r, result_r), or None."""
@@ -54,7 +55,7 @@ class Spawner:
         request_r, request_w = os.pipe2(os.O_CLOEXEC)
         try:
             pid, out_r, result_r = self._fork(
-                lambda out_w, result_w: run_spare(self.functions, request_r, out_w, result_w, self.cfg)
+                lambda out_w, result_w: run_spare(self.host_pid, self.functions, request_r, out_w, result_w, self.cfg)
             )
         except OSError:
             pid = None  # out of processes for now: calls fork on demand

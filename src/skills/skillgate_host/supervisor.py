@@ -240,6 +240,8 @@ class Supervisor:
         _, call.status = os.waitpid(pid, 0)
         del self.running[pid]
         kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
+        # Orphans that left the group (setsid) came to us too; they may hold the pipes open.
+        kill_strays(self._keep())
         call.drain_until = time.monotonic() + DRAIN_S
         if not call.pipes:
             self._finish(call)
@@ -249,7 +251,6 @@ class Supervisor:
             self.sel.unregister(fd)
             os.close(fd)
         call.pipes.clear()
-        kill_strays(self._keep())  # orphans that left the group (setsid) came to us: end them
         call.reading = False
         call.done = True
         self._send(call, call.done_frame())
