@@ -23,18 +23,18 @@ export interface ExecuteOptions {
   timeoutMs: number;
   maxOutputBytes: number;
   signal?: AbortSignal;
-  /** Pids from the host live in a pid namespace (bwrap): only the monitor can signal them. */
+  /** Pids from the host live in a pid namespace (bwrap): only the host can signal them. */
   namespacedPids: boolean;
   logger: Logger;
 }
 
-/** After asking the monitor to stop a call, how long it gets before the channel is torn down. */
+/** After asking the host to stop a call, how long it gets before the channel is torn down. */
 const STOP_GRACE_MS = 3000;
 
 /**
  * Sends one request over `transport` and waits for the outcome. The timeout (and an abort) asks
- * the monitor to kill the skill's process group and, when pids are ours, kills the group directly
- * too; if the monitor does not answer within STOP_GRACE_MS the channel is destroyed.
+ * the host to kill the skill's process group and, when pids are ours, kills the group directly
+ * too; if the host does not answer within STOP_GRACE_MS the channel is destroyed.
  */
 export function execute(transport: CallTransport, request: CallRequest, options: ExecuteOptions): Promise<Execution> {
   const execution: Execution = { transport: transport.kind };
@@ -71,7 +71,7 @@ export function execute(transport: CallTransport, request: CallRequest, options:
         if (frame.t === 'start') execution.start = frame;
         else if (frame.t === 'done') {
           execution.done = frame;
-          finish(); // the monitor reports only once every descendant is gone
+          finish(); // the host reports only once every descendant is gone
         }
       },
       (why) => options.logger.warn({ skill: request.skill, why }, 'Skill host sent a malformed frame'),

@@ -47,7 +47,7 @@ export function coldTransport(launcher: HostLauncher, liveDir: string): CallTran
   };
 }
 
-/** A connection to the warm host: it forks a monitor for this call the moment it accepts. */
+/** A connection to the warm host: the call's request goes to its spare skill process (or a fresh fork). */
 export function warmTransport(socketPath: string): Promise<CallTransport | undefined> {
   return new Promise((resolve) => {
     const socket = net.createConnection(socketPath);
