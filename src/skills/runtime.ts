@@ -11,7 +11,7 @@ import { execute, type Execution } from './executor.js';
 import { HostLauncher } from './launcher.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { limitsFor } from './limits.js';
-import { hostScriptPath, resolvePython, type PythonInfo } from './python.js';
+import { hostScriptPath, precompileHost, resolvePython, type PythonInfo } from './python.js';
 import { SkillRegistry } from './registry.js';
 import { toSkillResult } from './result.js';
 import { createSandbox, type Sandbox } from './sandbox.js';
@@ -81,7 +81,12 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     fs.mkdirSync(config.workspaceDir, { recursive: true });
     const env = skillEnvironment(options.env ?? {}, { workspaceDir: config.workspaceDir, allow: config.envAllow, logger });
     const python = await resolvePython(config.pythonBin, env, config.runAs);
-    const sandbox = await createSandbox(config.sandbox, python.executable, { dropCapabilities: !config.runAs });
+    const hostScript = hostScriptPath();
+    const [sandbox, compiled] = await Promise.all([
+      createSandbox(config.sandbox, python.executable, { dropCapabilities: !config.runAs }),
+      precompileHost(python.executable, hostScript, env),
+    ]);
+    if (!compiled) logger.debug('Could not precompile the skill host package (read-only?); hosts compile it from source');
     if (isRoot && !config.runAs) {
       logger.warn('Running as root: skills run as root too. Set SKILL_RUN_AS to an unprivileged user (e.g. nobody) to drop them');
     }
@@ -91,7 +96,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     fs.mkdirSync(socketDir, { mode: 0o700 });
     const launcher = new HostLauncher({
       python: python.executable,
-      hostScript: hostScriptPath(),
+      hostScript,
       sandbox,
       env,
       workspaceDir: config.workspaceDir,
