@@ -40,7 +40,7 @@ REAL_STDOUT = 1
 
 
 def mode_discover(cfg):
-    apply_limits(cfg["limits"], with_cpu=True)
+    apply_limits(cfg["limits"])
     modules, errors = import_skill_files(cfg["dir"], cfg["importTimeoutMs"] / 1000)
     _, entries, warnings = find_skills(modules)
     files = {file: [e["name"] for e in entries if e["file"] == file] for file in modules}
@@ -86,7 +86,7 @@ def mode_serve(cfg):
     listener.bind(cfg["socket"])
     listener.listen(128)
     drop_privileges(cfg.get("runAs"))
-    apply_limits(cfg["limits"], with_cpu=False)
+    apply_limits(cfg["limits"], for_host=True)
     modules, errors = import_skill_files(cfg["dir"], cfg["importTimeoutMs"] / 1000)
     functions, entries, _ = find_skills(modules)
     # Forked children share the host's pages copy-on-write; keep the collector off them.

@@ -47,6 +47,14 @@ def nap(seconds: float):
 @skill("Length of the text")
 def measure(text: str):
     return str(len(text))
+
+
+@skill("The resource limits and session of this process")
+def my_limits():
+    import resource
+    names = ["CPU", "AS", "NOFILE", "FSIZE", "NPROC"]
+    limits = {n: list(resource.getrlimit(getattr(resource, "RLIMIT_" + n))) for n in names}
+    return {"limits": limits, "session_leader": os.getsid(0) == os.getpid(), "group_leader": os.getpgid(0) == os.getpid()}
 `;
 
 for (const mode of MODES) {
@@ -61,6 +69,17 @@ for (const mode of MODES) {
       }
       t.same(seen.map((s) => s.calls), [1, 1, 1, 1], 'no call sees a previous one');
       t.equal(new Set(seen.map((s) => s.pid)).size, 4, 'four different processes');
+    });
+
+    t.test('every skill process runs with all its resource limits, in a session of its own', async (t) => {
+      const { runtime } = await startRuntime(t, { 'calls.py': SKILLS }, { mode, timeoutMs: 4000 });
+      for (let i = 0; i < 2; i++) {
+        const result = await runtime.run('my_limits', {});
+        t.equal(result.outcome, 'ok');
+        const seen = JSON.parse(result.output) as { limits: Record<string, [number, number]>; session_leader: boolean; group_leader: boolean };
+        t.same(seen.limits, { CPU: [5, 6], AS: [2 ** 30, 2 ** 30], NOFILE: [256, 256], FSIZE: [2 ** 26, 2 ** 26], NPROC: [256, 256] });
+        t.ok(seen.session_leader && seen.group_leader, 'its own session and group');
+      }
     });
 
     t.test('a request larger than a pipe holds reaches the skill intact', async (t) => {
@@ -107,6 +126,13 @@ for (const mode of MODES) {
   });
 }
 
+t.test('warm: ninety calls at once all run (the host holds three descriptors per call, over the skills\' 256)', async (t) => {
+  const { runtime } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm', maxConcurrency: 90, queueMax: 0, timeoutMs: 20_000 });
+  const results = await Promise.all(Array.from({ length: 90 }, () => runtime.run('nap', { seconds: 0.5 })));
+  t.same([...new Set(results.map((r) => r.outcome))], ['ok'], 'every call ok');
+  t.equal(new Set(results.map((r) => r.pid)).size, 90, 'ninety processes');
+});
+
 t.test('warm: a spare killed from outside is replaced and calls keep working', async (t) => {
   const { runtime, workspace } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const host = findHost(workspace);
@@ -132,6 +158,7 @@ t.test('warm: after calls that leave processes behind, the host holds nothing bu
 t.test('warm: a reload mid-call lets the old host finish the call, then it exits with its spare', async (t) => {
   const { runtime, workspace, skillsDir } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const oldHost = findHost(workspace);
+  t.ok(await eventually(() => childrenOf(oldHost).length === 1, 50), 'its spare is up');
   const [oldSpare] = childrenOf(oldHost);
   const inFlight = runtime.run('nap', { seconds: 1 });
   await new Promise((r) => setTimeout(r, 200));

@@ -36,16 +36,18 @@ def drop_privileges(run_as):
     os.environ["HOME"] = entry.pw_dir
 
 
-def apply_limits(limits, with_cpu):
+def apply_limits(limits, for_host=False):
+    """A skill process (or discovery) gets every limit. The warm host gets no CPU limit (it lives
+    long) and keeps its descriptor limit: every running call holds three descriptors in it."""
     pairs = [
         (resource.RLIMIT_AS, limits.get("asBytes")),
-        (resource.RLIMIT_NOFILE, limits.get("openFiles")),
         (resource.RLIMIT_FSIZE, limits.get("fileBytes")),
         (resource.RLIMIT_NPROC, limits.get("processes")),
     ]
-    if with_cpu:
+    if not for_host:
         cpu = limits.get("cpuSeconds")
         pairs.append((resource.RLIMIT_CPU, cpu and (cpu, cpu + 1)))
+        pairs.append((resource.RLIMIT_NOFILE, limits.get("openFiles")))
     for which, value in pairs:
         if not value:
             continue
@@ -82,7 +84,7 @@ def confine(host_pid, out_w, result_w, limits, keep=()):
     close_all_but(result_w, *keep)
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
-    apply_limits(limits, with_cpu=True)
+    apply_limits(limits)
 
 
 def close_all_but(*keep):

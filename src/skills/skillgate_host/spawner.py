@@ -52,13 +52,16 @@ class Spawner:
     def prefork(self):
         if self.spare is not None:
             return
-        request_r, request_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            request_r, request_w = os.pipe2(os.O_CLOEXEC)
+        except OSError:
+            return  # out of descriptors for now: calls fork on demand
         try:
             pid, out_r, result_r = self._fork(
                 lambda out_w, result_w: run_spare(self.host_pid, self.functions, request_r, out_w, result_w, self.cfg)
             )
         except OSError:
-            pid = None  # out of processes for now: calls fork on demand
+            pid = None  # out of processes or descriptors for now: calls fork on demand
         os.close(request_r)
         if pid is None:
             os.close(request_w)

@@ -98,7 +98,12 @@ class Supervisor:
     def _on_accept(self, _call, _fd, _mask):
         try:
             conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return
         except OSError:
+            # Out of descriptors: the connection stays queued and the listener readable; pause
+            # rather than spin until a running call ends and frees some.
+            time.sleep(0.01)
             return
         fd = conn.detach()
         os.set_blocking(fd, False)
