@@ -37,10 +37,11 @@ def drop_privileges(run_as):
 
 
 def apply_limits(limits, for_host=False):
-    """A skill process (or discovery) gets every limit. The warm host gets no CPU limit (it lives
-    long) and keeps its descriptor limit: every running call holds three descriptors in it."""
+    """A skill process (or discovery) gets every limit. The warm host runs every call's bookkeeping
+    in one process: no CPU limit (it lives long), and it keeps its descriptor and address-space
+    limits (three descriptors and up to three output caps of buffers per running call). It only
+    imports files that discovery already imported under every limit."""
     pairs = [
-        (resource.RLIMIT_AS, limits.get("asBytes")),
         (resource.RLIMIT_FSIZE, limits.get("fileBytes")),
         (resource.RLIMIT_NPROC, limits.get("processes")),
     ]
@@ -48,6 +49,7 @@ def apply_limits(limits, for_host=False):
         cpu = limits.get("cpuSeconds")
         pairs.append((resource.RLIMIT_CPU, cpu and (cpu, cpu + 1)))
         pairs.append((resource.RLIMIT_NOFILE, limits.get("openFiles")))
+        pairs.append((resource.RLIMIT_AS, limits.get("asBytes")))
     for which, value in pairs:
         if not value:
             continue
