@@ -24,7 +24,8 @@ export interface ReplyJournal {
 
 export type UpdateHandler = (update: InboxUpdate, journal: ReplyJournal) => Promise<void>;
 
-export type DispatchStore = Pick<InboxStore, 'openSince' | 'begin' | 'markReplied' | 'markDone' | 'markFailed' | 'scheduleRetry'>;
+export type DispatchStore = Pick<InboxStore, 'openSince' | 'begin' | 'markReplied' | 'markDone' | 'markFailed' | 'scheduleRetry'> &
+  Partial<Pick<InboxStore, 'onDurable'>>;
 
 export interface InboxDispatcherOptions {
   store: DispatchStore;
@@ -76,6 +77,7 @@ export class InboxDispatcher {
   private stopping = false;
   private loadScheduled = false;
   private rescanTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly options: InboxDispatcherOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
@@ -90,6 +92,8 @@ export class InboxDispatcher {
   start(): void {
     if (this.started) return;
     this.started = true;
+    // New updates arrive pushed by the store; load() (notify, rescan) then finds nothing past the cursor.
+    this.unsubscribe = this.options.store.onDurable?.((rows) => this.take(rows));
     const resumed = this.load();
     if (resumed > 0) this.options.logger.info({ updates: resumed }, 'Inbox: resuming unfinished updates from the last run');
     this.pump();
@@ -120,6 +124,7 @@ export class InboxDispatcher {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.unsubscribe?.();
     clearInterval(this.rescanTimer);
     this.lanes.clearTimers();
     if (this.inFlight.size === 0) return;
@@ -155,6 +160,17 @@ export class InboxDispatcher {
       }
       if (rows.length < 1000) return queued;
     }
+  }
+
+  /** Newly durable updates pushed by the store, in insertion order. */
+  private take(rows: OpenUpdate[]): void {
+    if (this.stopping) return;
+    for (const row of rows) {
+      if (row.seq <= this.cursor) continue; // a load() already queued it
+      this.cursor = row.seq;
+      this.lanes.add(row);
+    }
+    this.pump();
   }
 
   /** The reply went out before the last crash: finishing it must not send it again. */

@@ -32,6 +32,10 @@ PRAGMA user_version = 1;
 /** Prepared once per connection; the store is their only user. */
 export function prepareStatements(db: Database.Database) {
   return {
+    // One write transaction per turn of the event loop (see InboxStore): opened by the first write.
+    beginTransaction: db.prepare('BEGIN'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
     insert: db.prepare(
       `INSERT OR IGNORE INTO updates (update_id, chat_id, payload, state, accepted_at) VALUES (?, ?, ?, 'accepted', ?)`,
     ),
@@ -40,8 +44,9 @@ export function prepareStatements(db: Database.Database) {
     countFailed: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE state = 'failed'`),
     openSince: db.prepare(
       `SELECT seq, update_id AS updateId, chat_id AS chatId, state, attempts, next_attempt_at AS nextAttemptAt
-         FROM updates WHERE state IN ${OPEN_STATES_SQL} AND seq > ? ORDER BY seq LIMIT ?`,
+         FROM updates WHERE state IN ${OPEN_STATES_SQL} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
     ),
+    maxSeq: db.prepare(`SELECT MAX(seq) FROM updates`).pluck(),
     begin: db.prepare(
       `UPDATE updates SET state = 'processing', attempts = attempts + 1
         WHERE update_id = ? AND state IN ('accepted', 'processing')

@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { INBOX_SCHEMA, prepareStatements } from './schema.js';
 import { storeClosed, storeUnavailable } from './store-errors.js';
+import { WalFlusher } from './wal-flusher.js';
 
 export type AcceptResult = 'accepted' | 'duplicate' | 'full';
 
@@ -36,6 +37,8 @@ export interface InboxStats {
   failed: number;
   recentFailures: FailedUpdate[];
   acceptTransactions: number;
+  /** fsync(2) calls of the WAL so far; with group commit far fewer than accept transactions under load. */
+  walFsyncs: number;
 }
 
 export interface InboxStoreOptions {
@@ -63,22 +66,36 @@ interface PendingAccept {
   reject: (err: unknown) => void;
 }
 
+/** One group commit's outcome: a result per accept() call, and the rows it inserted. */
+interface InsertedBatch {
+  results: AcceptResult[];
+  rows: OpenUpdate[];
+}
+
 const HOUR_MS = 3_600_000;
 
 /**
- * The durable inbox: every update Telegram hands us is committed (fsync'd) here before it is
- * acknowledged, so a crash after the 200 loses nothing; update ids are remembered for the dedupe
- * window, so a re-delivery is acknowledged and ignored, also across restarts.
+ * The durable inbox: every update Telegram hands us is committed and fsync'd here before it is
+ * acknowledged, so a crash or power cut after the 200 loses nothing; update ids are remembered for
+ * the dedupe window, so a re-delivery is acknowledged and ignored, also across restarts.
  *
- * Durability: WAL mode. Writes whose loss would lose or double a message (accept, replied,
- * failed) commit with synchronous=FULL (the WAL is fsync'd before commit returns). Bookkeeping
- * whose loss is harmless (processing, done, retry time, polling offset) commits with NORMAL:
- * after a power cut it may roll back to the previous state, which replay handles. The WAL is
- * append-only, so any later FULL commit also makes the earlier NORMAL ones durable, in order.
+ * Durability: WAL mode with synchronous=NORMAL for every statement, so a COMMIT is a write() into
+ * the WAL and never waits on the disk. A write() survives kill -9 (the kernel holds the page), which
+ * is all the bookkeeping needs: processing, replied, done, failed, retry times and the polling
+ * offset. Only accepts need power-loss durability, because our 200 makes Telegram forget the
+ * update for good; they get it from WalFlusher, which fsyncs the WAL in libuv's threadpool and
+ * resolves accept() only then. A "replied" mark lost to a power cut (not to a kill) can at worst
+ * repeat one reply per chat in flight; fsyncing it would not help anyway, because Telegram's
+ * sendMessage has no idempotency key and the window between its answer and our commit remains.
  *
- * Throughput: better-sqlite3 is synchronous, so one fsync blocks the event loop. accept() calls
- * made in the same turn of the loop are collected and committed in one transaction (one fsync)
- * on setImmediate, after the poll phase has read every request that arrived meanwhile.
+ * Throughput: better-sqlite3 is synchronous, so every write runs on the event loop. Writes made in
+ * one turn of the loop share one transaction ("turn transaction"): the first write opens it, and a
+ * setImmediate after the poll phase (which has read every request that arrived meanwhile) inserts
+ * the queued accepts and commits everything at once. While the WAL fsync for one batch runs, the
+ * next batches commit and queue for the next fsync (pipelined group commit).
+ *
+ * Nothing is handed to the dispatcher before it is durable: openSince() stops at the last sequence
+ * number an fsync has covered.
  */
 export class InboxStore {
   readonly file: string;
@@ -88,9 +105,13 @@ export class InboxStore {
   private readonly dedupeWindowMs: number;
   private readonly failedRetentionMs: number;
   private readonly statements;
+  private readonly flusher: WalFlusher;
   private batch: PendingAccept[] = [];
   private pending: number;
-  private syncMode: 'FULL' | 'NORMAL' | undefined;
+  /** Highest seq covered by a finished fsync: the dispatcher sees nothing newer. */
+  private durableSeq: number;
+  private flushScheduled = false;
+  private readonly durableListeners = new Set<(rows: OpenUpdate[]) => void>();
   private pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private acceptTransactions = 0;
@@ -104,6 +125,8 @@ export class InboxStore {
     this.failedRetentionMs = options.failedRetentionMs ?? 7 * 24 * HOUR_MS;
     this.statements = prepareStatements(db);
     this.pending = (this.statements.countOpen.get() as { n: number }).n;
+    this.durableSeq = (this.statements.maxSeq.get() as number | null) ?? 0;
+    this.flusher = new WalFlusher(file);
     this.publishPending();
   }
 
@@ -111,24 +134,31 @@ export class InboxStore {
   static open(options: InboxStoreOptions): InboxStore {
     const file = path.join(path.resolve(options.dataDir), 'inbox.sqlite');
     let db: Database.Database | undefined;
+    let store: InboxStore | undefined;
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       db = new Database(file);
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+      db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       // Catches a damaged file at start instead of at the first unlucky page read mid-request.
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw Object.assign(new Error(`integrity check failed: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
       db.exec(INBOX_SCHEMA);
-      const store = new InboxStore(file, db, options);
-      store.prune();
+      const opened = new InboxStore(file, db, options);
+      store = opened;
+      opened.prune();
       const every = options.pruneIntervalMs ?? HOUR_MS;
-      if (every > 0) store.pruneTimer = setInterval(() => store.pruneQuietly(), every).unref();
-      options.logger.info({ file, pending: store.pending }, 'Inbox store open');
-      return store;
+      if (every > 0) opened.pruneTimer = setInterval(() => opened.pruneQuietly(), every).unref();
+      options.logger.info({ file, pending: opened.pending }, 'Inbox store open');
+      return opened;
     } catch (err) {
-      db?.close();
+      try {
+        if (store) store.close();
+        else db?.close();
+      } catch {
+        // the original error says more
+      }
       throw storeUnavailable(file, err);
     }
   }
@@ -141,8 +171,18 @@ export class InboxStore {
     if (this.closed) return Promise.reject(storeClosed(this.file));
     return new Promise((resolve, reject) => {
       this.batch.push({ updateId, chatId, payloadJson, resolve, reject });
-      if (this.batch.length === 1) setImmediate(() => this.flushAccepts());
+      this.requestFlush();
     });
+  }
+
+  /**
+   * Calls `listener` with the updates each group commit accepted, in insertion order, as soon as
+   * they are durable (before their accept() resolves), so the dispatcher can queue them without
+   * reading them back. Returns the unsubscribe function.
+   */
+  onDurable(listener: (rows: OpenUpdate[]) => void): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
   }
 
   /** Updates accepted and not yet done or failed. */
@@ -162,13 +202,14 @@ export class InboxStore {
       failed,
       recentFailures: failed > 0 ? this.recentFailures(5) : [],
       acceptTransactions: this.acceptTransactions,
+      walFsyncs: this.flusher.fsyncCount,
     };
   }
 
-  /** Unfinished updates inserted after `afterSeq`, in insertion order. */
+  /** Unfinished, durable updates inserted after `afterSeq`, in insertion order. */
   openSince(afterSeq: number, limit = 1000): OpenUpdate[] {
     this.assertOpen();
-    return this.statements.openSince.all(afterSeq, limit) as OpenUpdate[];
+    return this.statements.openSince.all(afterSeq, this.durableSeq, limit) as OpenUpdate[];
   }
 
   /**
@@ -176,16 +217,15 @@ export class InboxStore {
    * undefined when it is no longer runnable (already replied, done or failed).
    */
   begin(updateId: number): { payloadJson: string; attempts: number } | undefined {
-    this.assertOpen();
-    this.setSync('NORMAL');
-    return this.statements.begin.get(updateId) as { payloadJson: string; attempts: number } | undefined;
+    return this.write(() => this.statements.begin.get(updateId) as { payloadJson: string; attempts: number } | undefined);
   }
 
-  /** The reply went out: a replay must not send it again. Durable before it returns. */
+  /**
+   * The reply went out: a replay must not send it again. Committed (safe from kill -9) at the end
+   * of this turn of the event loop; see the class comment for why it is not fsync'd.
+   */
   markReplied(updateId: number): void {
-    this.assertOpen();
-    this.setSync('FULL');
-    this.statements.markReplied.run(updateId);
+    this.write(() => this.statements.markReplied.run(updateId));
   }
 
   /** Finished. The payload is dropped; the id stays for the dedupe window. */
@@ -200,9 +240,7 @@ export class InboxStore {
 
   /** Back to accepted, runnable again at `nextAttemptAt` (epoch ms). */
   scheduleRetry(updateId: number, nextAttemptAt: number, error: string): void {
-    this.assertOpen();
-    this.setSync('NORMAL');
-    this.statements.scheduleRetry.run(nextAttemptAt, error, updateId);
+    this.write(() => this.statements.scheduleRetry.run(nextAttemptAt, error, updateId));
   }
 
   failedCount(): number {
@@ -222,75 +260,133 @@ export class InboxStore {
   }
 
   setMeta(key: string, value: string): void {
-    this.assertOpen();
-    this.setSync('NORMAL');
-    this.statements.setMeta.run(key, value);
+    this.write(() => this.statements.setMeta.run(key, value));
   }
 
   /** Forgets done ids older than the dedupe window and failures past their retention. */
   prune(): number {
-    this.assertOpen();
     const now = this.now();
-    this.setSync('NORMAL');
-    const done = this.statements.pruneDone.run(now - this.dedupeWindowMs).changes;
-    const failed = this.statements.pruneFailed.run(now - this.failedRetentionMs).changes;
+    const { done, failed } = this.write(() => ({
+      done: this.statements.pruneDone.run(now - this.dedupeWindowMs).changes,
+      failed: this.statements.pruneFailed.run(now - this.failedRetentionMs).changes,
+    }));
     if (done + failed > 0) this.options.logger.debug({ done, failed }, 'Inbox pruned');
     return done + failed;
   }
 
-  /** Commits what is queued, then closes. Idempotent. */
+  /** Commits what is queued, makes it durable, settles every accept(), then closes. Idempotent. */
   close(): void {
     if (this.closed) return;
-    this.flushAccepts();
+    this.flush();
     this.closed = true;
+    this.flusher.close();
     clearInterval(this.pruneTimer);
     this.db.close();
     this.options.logger.info({ file: this.file, pending: this.pending }, 'Inbox store closed');
   }
 
-  private flushAccepts(): void {
-    const batch = this.batch;
-    if (batch.length === 0) return;
-    this.batch = [];
+  /** Runs one write inside this turn's transaction, opening it (and scheduling its commit) if needed. */
+  private write<T>(statement: () => T): T {
+    this.assertOpen();
+    if (!this.db.inTransaction) {
+      this.statements.beginTransaction.run();
+      this.requestFlush();
+    }
+    return statement();
+  }
+
+  /**
+   * When the disk is idle, the commit happens at the end of this turn (after the poll phase has
+   * read every request that arrived meanwhile). While an fsync runs, nothing is committed: its
+   * completion commits everything that queued up (see flush), so a busy disk means fewer, larger
+   * commits. Accepts lose no time by waiting, since their fsync could not start earlier anyway, and
+   * every commit rewrites whole pages (the table's and indexes' last leaves), so fewer commits
+   * write far fewer bytes: on a loaded VPS disk, bytes are what makes an fsync slow.
+   */
+  private requestFlush(): void {
+    if (this.flushScheduled || !this.flusher.idle) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Inserts the queued accepts, commits everything, hands the accepts to the flusher. */
+  private flush(): void {
+    this.flushScheduled = false;
     if (this.closed) {
-      for (const item of batch) item.reject(storeClosed(this.file));
+      this.rejectAll(this.takeBatch(), storeClosed(this.file));
       return;
     }
-    let results: AcceptResult[];
+    const batch = this.takeBatch();
+    let inserted: InsertedBatch | undefined;
     try {
-      this.setSync('FULL');
-      results = this.insertBatch(batch);
-      this.acceptTransactions++;
+      if (batch.length > 0) {
+        if (!this.db.inTransaction) this.statements.beginTransaction.run();
+        inserted = this.insertBatch(batch);
+      }
+      if (this.db.inTransaction) this.statements.commit.run();
     } catch (err) {
-      const failure = storeUnavailable(this.file, err);
-      for (const item of batch) item.reject(failure);
+      if (this.db.inTransaction) this.statements.rollback.run();
+      // The bookkeeping of this turn is lost with it; those updates run again after a restart.
+      this.options.logger.error({ err }, 'Inbox: commit failed; this turn\'s writes were rolled back');
+      this.rejectAll(batch, storeUnavailable(this.file, err));
       return;
     }
-    this.pending += results.filter((r) => r === 'accepted').length;
+    if (!inserted) return;
+    this.acceptTransactions++;
+    this.pending += inserted.rows.length;
     this.publishPending();
+    this.flusher.whenDurable((err) => {
+      this.settle(batch, inserted, err);
+      // What queued up during this fsync: commit it now and start the next one.
+      if (this.batch.length > 0 || this.db.inTransaction) this.flush();
+    });
+  }
+
+  /** The batch's fsync finished: hand its rows to the dispatcher, then answer its accept() calls. */
+  private settle(batch: PendingAccept[], { results, rows }: InsertedBatch, err: Error | null): void {
+    if (err) {
+      // Committed but maybe not on disk: no 200, so Telegram redelivers and dedupe answers it.
+      this.options.logger.error({ err }, 'Inbox: fsync of the write-ahead log failed');
+      this.rejectAll(batch, storeUnavailable(this.file, err));
+      return;
+    }
+    if (rows.length > 0) {
+      this.durableSeq = Math.max(this.durableSeq, rows[rows.length - 1]!.seq);
+      for (const listener of this.durableListeners) listener(rows);
+    }
     batch.forEach((item, i) => item.resolve(results[i]!));
   }
 
-  private insertBatch(batch: PendingAccept[]): AcceptResult[] {
+  private takeBatch(): PendingAccept[] {
+    const batch = this.batch;
+    this.batch = [];
+    return batch;
+  }
+
+  private rejectAll(batch: PendingAccept[], err: unknown): void {
+    for (const item of batch) item.reject(err);
+  }
+
+  /** Inside the open transaction. */
+  private insertBatch(batch: PendingAccept[]): InsertedBatch {
     const { insert, exists } = this.statements;
     const acceptedAt = this.now();
-    return this.db.transaction(() => {
-      let pending = this.pending;
-      return batch.map((item): AcceptResult => {
-        // A re-delivery is answered 200 even when full: a 503 would only make Telegram retry it.
-        if (pending >= this.maxPending) return exists.get(item.updateId) ? 'duplicate' : 'full';
-        const changes = insert.run(item.updateId, item.chatId, item.payloadJson, acceptedAt).changes;
-        if (changes === 0) return 'duplicate';
-        pending++;
-        return 'accepted';
-      });
-    })();
+    const rows: OpenUpdate[] = [];
+    const results = batch.map((item): AcceptResult => {
+      // A re-delivery is answered 200 even when full: a 503 would only make Telegram retry it.
+      if (this.pending + rows.length >= this.maxPending) return exists.get(item.updateId) ? 'duplicate' : 'full';
+      const info = insert.run(item.updateId, item.chatId, item.payloadJson, acceptedAt);
+      if (info.changes === 0) return 'duplicate';
+      const seq = Number(info.lastInsertRowid);
+      rows.push({ seq, updateId: item.updateId, chatId: item.chatId, state: 'accepted', attempts: 0, nextAttemptAt: 0 });
+      return 'accepted';
+    });
+    return { results, rows };
   }
 
   private finish(updateId: number, state: 'done' | 'failed', error: string | null): void {
-    this.assertOpen();
-    this.setSync(state === 'failed' ? 'FULL' : 'NORMAL');
-    const changes = (state === 'done' ? this.statements.markDone.run(this.now(), updateId) : this.statements.markFailed.run(this.now(), error, updateId)).changes;
+    const { markDone, markFailed } = this.statements;
+    const changes = this.write(() => (state === 'done' ? markDone.run(this.now(), updateId) : markFailed.run(this.now(), error, updateId))).changes;
     if (changes > 0) {
       this.pending = Math.max(0, this.pending - 1);
       this.publishPending();
@@ -303,13 +399,6 @@ export class InboxStore {
     } catch (err) {
       this.options.logger.warn({ err }, 'Inbox pruning failed; will try again');
     }
-  }
-
-  /** Switching is a cheap per-connection flag; done only when it changes. */
-  private setSync(mode: 'FULL' | 'NORMAL'): void {
-    if (this.syncMode === mode) return;
-    this.db.pragma(`synchronous = ${mode}`);
-    this.syncMode = mode;
   }
 
   private publishPending(): void {

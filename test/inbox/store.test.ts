@@ -49,6 +49,25 @@ t.test('concurrent accepts in one tick are group-committed in one transaction', 
   t.same(store.openSince(0, 5000).map((r) => r.updateId), Array.from({ length: 1000 }, (_, i) => i + 1));
 });
 
+t.test('an accepted update is resolved, and shown to the dispatcher, only after the WAL fsync that covers it', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  const pushed: number[] = [];
+  store.onDurable((rows) => pushed.push(...rows.map((r) => r.updateId)));
+  const fsyncsBefore = store.stats().walFsyncs;
+  let resolved = false;
+  const accepted = acceptText(store, 1, 1).then((r) => ((resolved = true), r));
+  // The commit runs in the setImmediate queued by accept(); the fsync completes in a later poll phase.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(resolved, false, 'committed, fsync still running: no answer yet');
+  t.same(store.openSince(0), [], 'not handed to the dispatcher before it is durable');
+  t.same(pushed, []);
+  t.equal(await accepted, 'accepted');
+  t.equal(store.stats().walFsyncs, fsyncsBefore + 1);
+  t.same(pushed, [1], 'pushed to the dispatcher once durable');
+  t.same(store.openSince(0).map((r) => r.updateId), [1]);
+});
+
 t.test('the same update_id twice in one batch is accepted once', async (t) => {
   const { store } = openStore(t.testdir());
   t.teardown(() => store.close());
