@@ -187,6 +187,22 @@ t.test('GET /healthz answers ok; other paths are 404 JSON', async (t) => {
   t.ok(health.headers['strict-transport-security'] || health.headers['x-content-type-options'], 'helmet headers present');
 });
 
+t.test('webhook answers carry the same helmet security headers as every other route', async (t) => {
+  const s = await setup(t);
+  const security = (headers: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(headers).filter(([name]) => !['content-length', 'content-type', 'date', 'connection', 'keep-alive'].includes(name)));
+  const health = await request(`https://127.0.0.1:${s.port}/healthz`, { dispatcher: s.agent });
+  await health.body.dump();
+  const expected = security(health.headers);
+  t.ok(expected['content-security-policy'] && expected['strict-transport-security'], 'helmet ran on /healthz');
+  const accepted = await s.post(update(1), s.good);
+  t.equal(accepted.status, 200);
+  t.same(security(accepted.headers), expected, 'on a 200');
+  const rejected = await s.post(update(2), { 'content-type': 'application/json' });
+  t.equal(rejected.status, 401);
+  t.same(security(rejected.headers), expected, 'on a 401');
+});
+
 t.test('GET on the webhook path is not a way in', async (t) => {
   const s = await setup(t);
   const res = await request(`https://127.0.0.1:${s.port}${PATH}`, { dispatcher: s.agent });
