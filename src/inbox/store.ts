@@ -84,15 +84,19 @@ const HOUR_MS = 3_600_000;
  * is all the bookkeeping needs: processing, replied, done, failed, retry times and the polling
  * offset. Only accepts need power-loss durability, because our 200 makes Telegram forget the
  * update for good; they get it from WalFlusher, which fsyncs the WAL in libuv's threadpool and
- * resolves accept() only then. A "replied" mark lost to a power cut (not to a kill) can at worst
- * repeat one reply per chat in flight; fsyncing it would not help anyway, because Telegram's
- * sendMessage has no idempotency key and the window between its answer and our commit remains.
+ * resolves accept() only then. Bookkeeping commits are fsync'd as well, but
+ * nobody waits for that: a power cut (not a kill) in the millisecond before it can undo a
+ * "replied" mark and repeat that reply. Waiting would not close the gap anyway: Telegram's
+ * sendMessage has no idempotency key, so the window between its answer and our commit remains.
  *
- * Throughput: better-sqlite3 is synchronous, so every write runs on the event loop. Writes made in
- * one turn of the loop share one transaction ("turn transaction"): the first write opens it, and a
- * setImmediate after the poll phase (which has read every request that arrived meanwhile) inserts
- * the queued accepts and commits everything at once. While the WAL fsync for one batch runs, the
- * next batches commit and queue for the next fsync (pipelined group commit).
+ * Throughput: better-sqlite3 is synchronous, so every write runs on the event loop, and each
+ * commit rewrites whole pages (the table's and indexes' last leaves). So writes share
+ * transactions: the first write opens one, and it is committed, together with the accepts queued
+ * meanwhile, at the end of the turn when no fsync is running (a setImmediate, after the poll phase
+ * has read every request that arrived), else the moment the running fsync finishes, which then
+ * starts the next one (pipelined group commit). A busy disk thus gets fewer, larger commits and
+ * fewer bytes per accepted update, which is what makes an fsync slow on a loaded VPS disk; accepts
+ * lose no time by waiting, since their fsync could not have started earlier.
  *
  * Nothing is handed to the dispatcher before it is durable: openSince() stops at the last sequence
  * number an fsync has covered.
@@ -221,8 +225,9 @@ export class InboxStore {
   }
 
   /**
-   * The reply went out: a replay must not send it again. Committed (safe from kill -9) at the end
-   * of this turn of the event loop; see the class comment for why it is not fsync'd.
+   * The reply went out: a replay must not send it again. Committed (safe from kill -9) with the
+   * next commit: at the end of this turn, or when the running fsync ends (about a millisecond).
+   * See the class comment for why it is not fsync'd.
    */
   markReplied(updateId: number): void {
     this.write(() => this.statements.markReplied.run(updateId));
@@ -295,14 +300,7 @@ export class InboxStore {
     return statement();
   }
 
-  /**
-   * When the disk is idle, the commit happens at the end of this turn (after the poll phase has
-   * read every request that arrived meanwhile). While an fsync runs, nothing is committed: its
-   * completion commits everything that queued up (see flush), so a busy disk means fewer, larger
-   * commits. Accepts lose no time by waiting, since their fsync could not start earlier anyway, and
-   * every commit rewrites whole pages (the table's and indexes' last leaves), so fewer commits
-   * write far fewer bytes: on a loaded VPS disk, bytes are what makes an fsync slow.
-   */
+  /** Commit at the end of this turn if the disk is idle; else the running fsync's end commits (see the class comment). */
   private requestFlush(): void {
     if (this.flushScheduled || !this.flusher.idle) return;
     this.flushScheduled = true;
@@ -317,13 +315,17 @@ export class InboxStore {
       return;
     }
     const batch = this.takeBatch();
-    let inserted: InsertedBatch | undefined;
+    let inserted: InsertedBatch = { results: [], rows: [] };
+    let committed = false;
     try {
       if (batch.length > 0) {
         if (!this.db.inTransaction) this.statements.beginTransaction.run();
         inserted = this.insertBatch(batch);
       }
-      if (this.db.inTransaction) this.statements.commit.run();
+      if (this.db.inTransaction) {
+        this.statements.commit.run();
+        committed = true;
+      }
     } catch (err) {
       if (this.db.inTransaction) this.statements.rollback.run();
       // The bookkeeping of this turn is lost with it; those updates run again after a restart.
@@ -331,10 +333,14 @@ export class InboxStore {
       this.rejectAll(batch, storeUnavailable(this.file, err));
       return;
     }
-    if (!inserted) return;
-    this.acceptTransactions++;
-    this.pending += inserted.rows.length;
-    this.publishPending();
+    if (!committed) return;
+    if (batch.length > 0) {
+      this.acceptTransactions++;
+      this.pending += inserted.rows.length;
+      this.publishPending();
+    }
+    // Bookkeeping-only commits are fsync'd too (nobody waits for it): it keeps what a power cut can
+    // undo to the last millisecond or so instead of the kernel's writeback delay (up to ~30 s).
     this.flusher.whenDurable((err) => {
       this.settle(batch, inserted, err);
       // What queued up during this fsync: commit it now and start the next one.
@@ -344,6 +350,10 @@ export class InboxStore {
 
   /** The batch's fsync finished: hand its rows to the dispatcher, then answer its accept() calls. */
   private settle(batch: PendingAccept[], { results, rows }: InsertedBatch, err: Error | null): void {
+    if (err && batch.length === 0) {
+      this.options.logger.warn({ err }, 'Inbox: fsync of the write-ahead log failed');
+      return;
+    }
     if (err) {
       // Committed but maybe not on disk: no 200, so Telegram redelivers and dedupe answers it.
       this.options.logger.error({ err }, 'Inbox: fsync of the write-ahead log failed');

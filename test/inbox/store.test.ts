@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { SkillgateError } from '../../src/errors.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { acceptText, openStore } from './helpers.js';
+import Database from 'better-sqlite3';
+import { acceptText, openStore, waitUntil } from './helpers.js';
 
 const HOUR = 3_600_000;
 
@@ -66,6 +67,22 @@ t.test('an accepted update is resolved, and shown to the dispatcher, only after 
   t.equal(store.stats().walFsyncs, fsyncsBefore + 1);
   t.same(pushed, [1], 'pushed to the dispatcher once durable');
   t.same(store.openSince(0).map((r) => r.updateId), [1]);
+});
+
+t.test('bookkeeping writes are committed without an accept and fsynced in the background', async (t) => {
+  const dir = t.testdir();
+  const { store } = openStore(dir);
+  t.teardown(() => store.close());
+  await acceptText(store, 1, 1);
+  const fsyncsBefore = store.stats().walFsyncs;
+  store.begin(1);
+  store.markReplied(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  const reader = new Database(store.file, { readonly: true });
+  t.teardown(() => reader.close());
+  t.equal(reader.prepare('SELECT state FROM updates WHERE update_id = 1').pluck().get(), 'replied', 'visible to another connection: committed');
+  await waitUntil(() => store.stats().walFsyncs > fsyncsBefore, 5_000, 'the background fsync');
+  t.pass('fsynced without anyone waiting on it');
 });
 
 t.test('the same update_id twice in one batch is accepted once', async (t) => {
