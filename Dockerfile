@@ -40,6 +40,9 @@ COPY package.json ./
 COPY src ./src
 COPY scripts ./scripts
 COPY skills ./skills
+# Bytecode for the skill host package, made once here: the image is read-only at run time and a
+# cold skill call would otherwise recompile the host on every call.
+RUN python3 -m compileall -q src/skills/skillgate_host
 # The image's own user "node" (uid 1000) owns only the state directories.
 RUN mkdir -p /data /workspace && chown node:node /data /workspace
 USER node
