@@ -28,13 +28,12 @@ export function readEnv(processEnv: RawEnv, cwd: string): RawEnv {
  * one line each, naming the variable; values are never echoed (they may be secrets).
  */
 export function loadConfig(env: RawEnv, cwd: string = process.cwd()): Config {
-  const parsed = envSchema.safeParse(present(env));
+  const given = present(env);
+  const parsed = envSchema.safeParse(given);
   const problems = parsed.success ? [] : describeIssues(parsed.error.issues);
-  if (parsed.success) {
-    const e = parsed.data;
-    if (e.TELEGRAM_MODE === 'webhook' && e.TELEGRAM_WEBHOOK_SECRET === undefined) {
-      problems.push('TELEGRAM_WEBHOOK_SECRET: is required in webhook mode (1-256 chars of A-Za-z0-9_-; try: openssl rand -hex 32)');
-    }
+  // Cross-variable rules read the raw values, so they are reported alongside every other problem.
+  if ((given.TELEGRAM_MODE ?? 'webhook') === 'webhook' && given.TELEGRAM_WEBHOOK_SECRET === undefined) {
+    problems.push('TELEGRAM_WEBHOOK_SECRET: is required in webhook mode (1-256 chars of A-Za-z0-9_-; try: openssl rand -hex 32)');
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
   return toConfig(parsed.data, cwd);

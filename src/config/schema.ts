@@ -20,7 +20,7 @@ export const envSchema = z.object({
   /** Required. Bot token from @BotFather, `digits:secret`. */
   TELEGRAM_BOT_TOKEN: z
     .string({ error: 'is required (get one from @BotFather)' })
-    .regex(/^\d+:[A-Za-z0-9_-]{20,}$/, 'must look like 123456789:AA... (digits, a colon, then the secret)'),
+    .regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like 123456789:AA... (digits, a colon, then the secret)'),
   /** Required, non-empty. Comma-separated numeric Telegram user ids allowed to talk to the bot. */
   TELEGRAM_ALLOWED_USER_IDS: z
     .string({ error: 'is required: comma-separated numeric user ids (ask @userinfobot for yours)' })

@@ -23,7 +23,7 @@ export const callbackQuerySchema = z.looseObject({
 });
 
 /** The envelope check the webhook applies: a JSON object with an integer update_id. */
-export const updateEnvelopeSchema = z.looseObject({ update_id: z.number().int().nonnegative() });
+export const updateEnvelopeSchema = z.looseObject({ update_id: z.number().int() });
 
 export const updateSchema = z.looseObject({
   update_id: z.number().int(),
