@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'SG_STORE_UNAVAILABLE'
   | 'SG_LLM_FAILED'
   | 'SG_ALERT_FAILED'
-  | 'SG_WEBHOOK_URL_INVALID';
+  | 'SG_WEBHOOK_URL_INVALID'
+  | 'SG_SHUTTING_DOWN';
 
 export class SkillgateError extends Error {
   constructor(

@@ -29,6 +29,8 @@ import { HealthAlerts } from './health-alerts.js';
 
 /** How often the inbox backlog is compared with its alert threshold. */
 const BACKLOG_CHECK_MS = 15_000;
+/** How long cancelled handlers get to record their state before the store closes. */
+const SETTLE_AFTER_CANCEL_MS = 3_000;
 
 export interface GatewayOptions {
   config: Config;
@@ -257,7 +259,10 @@ export class Gateway {
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, 'Shutting down: intake stopped, draining in-flight updates');
     await this.poller?.stop();
     await this.dispatcher?.stop(this.config.shutdownGraceMs);
+    // Past the grace period: cancel what still runs (skills, LLM turns); their updates are not
+    // answered now but stay in the store, so let them record that before the store closes.
     this.shutdown.abort();
+    await this.dispatcher?.settle(SETTLE_AFTER_CANCEL_MS);
     await this.main?.close();
     await this.admin?.close();
     await this.skills.close();

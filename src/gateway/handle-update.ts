@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { parseCommand, runCommand } from '../router/commands.js';
 import type { IntentRouter, RouteContext, RouteReply } from '../router/types.js';
 import type { SkillResult, SkillRunner } from '../skills/types.js';
+import { SkillgateError } from '../errors.js';
 import { TelegramApiError } from '../telegram/errors.js';
 import { updateSchema, type CallbackQuery, type IncomingMessage } from '../telegram/update-schema.js';
 import type { HealthAlerts } from './health-alerts.js';
@@ -29,7 +30,10 @@ export interface AuditSink {
 }
 
 /** One audit line; `outcome` is one of these for the lines the pipeline writes. */
-export type AuditRecord = AuditEntry & { outcome: 'replied' | 'unauthorized' | 'ignored' | 'failed' };
+export type AuditRecord = AuditEntry & { outcome: 'replied' | 'unauthorized' | 'ignored' | 'reply_rejected' | 'failed' };
+
+/** Telegram refused the reply for good (blocked, chat gone): handled, nothing to retry. */
+class ReplyRejected extends Error {}
 
 export interface UpdateHandlerDeps {
   allowedUserIds: ReadonlySet<number>;
@@ -147,6 +151,11 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
   }
 
   async function reply(chatId: number, text: string, journal: ReplyJournal) {
+    if (deps.shutdownSignal?.aborted) {
+      // The work was cut short by shutdown: its answer ("cancelled") is not the real one. Throw,
+      // so the update stays in the store and is handled properly after the restart.
+      throw new SkillgateError('SG_SHUTTING_DOWN', 'Shutdown interrupted this update; it will be handled again after the restart');
+    }
     try {
       await deps.api.sendMessage(chatId, text);
       journal.markReplied();
@@ -156,7 +165,7 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
       // 4xx other than 429: the chat is gone or blocked us; retrying would only repeat it.
       if (err instanceof TelegramApiError && err.errorCode >= 400 && err.errorCode < 500 && err.errorCode !== 429) {
         logger.error({ chatId, err: err.message }, 'Reply rejected by Telegram; not retrying');
-        return;
+        throw new ReplyRejected(err.message);
       }
       deps.health?.telegramSendFailed((err as Error).message);
       throw err;
@@ -188,6 +197,11 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
         logger.debug({ updateId: update.updateId }, 'Update type ignored');
       }
     } catch (err) {
+      if (err instanceof ReplyRejected) {
+        audit.outcome = 'reply_rejected';
+        audit.error = err.message;
+        return;
+      }
       audit.outcome = 'failed';
       audit.error = (err as Error).message;
       throw err;

@@ -139,6 +139,17 @@ export class InboxDispatcher {
     }
   }
 
+  /**
+   * Waits up to `ms` for the handlers still running to settle (after `stop`, once shutdown has
+   * cancelled their work), so their last store writes land before the store is closed.
+   */
+  async settle(ms: number): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const timer = new AbortController();
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(ms, undefined, { signal: timer.signal }).catch(() => {})]);
+    timer.abort();
+  }
+
   /** Reads unfinished updates the dispatcher has not seen yet. Returns how many were queued. */
   private load(): number {
     let queued = 0;
@@ -223,6 +234,13 @@ export class InboxDispatcher {
       return;
     }
     const attempts = claimed.attempts;
+    if (attempts > this.maxAttempts) {
+      // Earlier attempts never finished: the process died while handling this update each time.
+      // Running it again would crash again, so it is set aside instead of looping forever.
+      lane.queue.shift();
+      this.giveUp(item, attempts - 1, new Error('the gateway stopped while handling it, every time (a crash loop?)'));
+      return;
+    }
     let payload: unknown;
     try {
       payload = JSON.parse(claimed.payloadJson);

@@ -32,7 +32,7 @@ class RecordingSkills implements SkillRunner {
   }
 }
 
-async function setup(t: TestContext) {
+async function setup(t: TestContext, options: { shutdownSignal?: AbortSignal } = {}) {
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   const log = captureLogger([TEST_TOKEN]);
   const api = new TelegramApi({ token: TEST_TOKEN, apiBase: fake.apiBase, logger: log.logger, redact: createRedactor([TEST_TOKEN]), maxAttempts: 2, sendRateLimits: { globalPerSecond: 1000, perChatPerSecond: 1000 } });
@@ -56,6 +56,7 @@ async function setup(t: TestContext) {
     audit: { write: (e) => void audits.push(e) },
     alerter,
     logger: log.logger,
+    shutdownSignal: options.shutdownSignal,
   });
   t.teardown(async () => {
     await api.close();
@@ -195,6 +196,7 @@ t.test('a reply Telegram refuses with 403 is logged, not retried, not thrown', a
   await s.handle(s.fake.textUpdate(OWNER, '/whoami'));
   t.equal(s.replied(), 0);
   t.match(s.log.text(), /Reply rejected by Telegram/);
+  t.match(s.audits[0], { outcome: 'reply_rejected', error: /blocked by the user/ });
 });
 
 t.test('a reply that cannot reach Telegram is thrown so the inbox retries', async (t) => {
@@ -202,4 +204,13 @@ t.test('a reply that cannot reach Telegram is thrown so the inbox retries', asyn
   s.fake.failNext('sendMessage', { status: 502 }, { status: 502 });
   await t.rejects(s.handle(s.fake.textUpdate(OWNER, '/whoami')));
   t.equal(s.audits.length, 0, 'a failed attempt is audited by the dispatcher once final, not per attempt');
+});
+
+t.test('work cut short by shutdown sends nothing and throws, so the update stays for the next start', async (t) => {
+  const shutdown = new AbortController();
+  shutdown.abort();
+  const s = await setup(t, { shutdownSignal: shutdown.signal });
+  await t.rejects(s.handle(s.fake.textUpdate(OWNER, '/whoami')), { code: 'SG_SHUTTING_DOWN' });
+  t.equal(s.fake.sent.length, 0);
+  t.equal(s.replied(), 0);
 });

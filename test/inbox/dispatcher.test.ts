@@ -233,3 +233,19 @@ t.test('the dispatcher refuses a concurrency below 1', async (t) => {
   t.teardown(() => store.close());
   t.throws(() => new InboxDispatcher({ store, handler: async () => {}, concurrency: 0, logger: captureLogger().logger }), /CHAT_CONCURRENCY/);
 });
+
+t.test('an update whose earlier runs all died with the process is set aside, not run again', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  await acceptText(store, 77, 1);
+  // Five claims that never finished: what five crashes in a row while handling it leave behind.
+  for (let i = 0; i < 5; i++) store.begin(77);
+  const { alerts, alerter } = recordingAlerter();
+  let ran = 0;
+  const { dispatcher } = dispatcherFor(t, store, async () => void ran++, { alerter, maxAttempts: 5 });
+  dispatcher.start();
+  await waitUntil(() => store.pendingCount() === 0, 10_000, 'the update to be set aside');
+  t.equal(ran, 0, 'the handler was not called again');
+  t.equal(store.failedCount(), 1);
+  t.match(alerts.join('\n'), /crash loop/);
+});

@@ -100,3 +100,53 @@ t.test('polling mode answers through getUpdates with the same pipeline', async (
   t.equal(fake.sent.length, 1, 'the stranger got nothing');
   t.notMatch(p.stdout(), /Listening on HTTP/, 'no public listener in polling mode');
 });
+
+const SLOW_ONCE = `
+import functools, os, time
+
+def skill(description):
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+        wrapper.is_skill = True
+        wrapper.description = description
+        return wrapper
+    return decorator
+
+@skill("Slow the first time, quick afterwards.")
+def slow_once() -> str:
+    if not os.path.exists("first-run-done"):
+        open("first-run-done", "w").close()
+        time.sleep(60)
+    return "finished properly"
+`;
+
+t.test('SIGTERM past the grace period answers nothing and the update is handled after the restart', async (t) => {
+  const fake = await fakeTelegram(t);
+  const dir = t.testdir({ skills: { 'slow.py': SLOW_ONCE }, workspace: {} });
+  const env = { ...baseEnv(dir, fake.apiBase), SHUTDOWN_GRACE_MS: '300' };
+  const first = startGatewayProcess(env, dir);
+  t.teardown(() => first.child.kill('SIGKILL'));
+  await first.waitForOutput(/Listening on HTTP port (\d+)/);
+  const port = Number(/Listening on HTTP port (\d+)/.exec(first.stdout())![1]);
+  const update = fake.textUpdate({ id: 111 }, '/run slow_once');
+  const res = await fetch(`http://127.0.0.1:${port}/telegram/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET },
+    body: JSON.stringify(update),
+  });
+  t.equal(res.status, 200);
+  await first.waitForOutput(/Message routed/);
+  first.child.kill('SIGTERM');
+  t.equal(await first.exited, 0);
+  t.equal(fake.sent.length, 0, 'no "cancelled" answer was sent');
+
+  const second = startGatewayProcess(env, dir);
+  t.teardown(() => second.child.kill('SIGKILL'));
+  const [reply] = await fake.waitForMessages(1, 30_000);
+  t.equal(reply!.text, 'finished properly');
+  second.child.kill('SIGTERM');
+  t.equal(await second.exited, 0);
+  t.equal(fake.sent.length, 1, 'answered exactly once');
+});
