@@ -1,11 +1,11 @@
 /**
  * `npm run alert -- "text"`: sends one Discord alert with the gateway's payload and limits.
- * Prints `Webhook dispatch succeeded.` and exits 0, or the reason and exits 1 (78 when
- * DISCORD_WEBHOOK_URL is missing or malformed).
+ * Prints `Webhook dispatch succeeded.` and exits 0, or the reason and exits 1 (also when
+ * DISCORD_WEBHOOK_URL is missing or malformed: the contract has this command fail with 1).
  */
 import { sendDiscordAlertOnce } from '../src/alerts/discord.js';
 import { loadEnvKeys, readEnv } from '../src/config/index.js';
-import { ConfigError, EXIT_CONFIG } from '../src/errors.js';
+import { ConfigError } from '../src/errors.js';
 
 async function main(argv: string[]): Promise<number> {
   const text = argv.join(' ').trim();
@@ -19,11 +19,11 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.problems.join('\n'));
-    return EXIT_CONFIG;
+    return 1;
   }
   if (!url) {
     console.error('DISCORD_WEBHOOK_URL: is not set (in the environment or .env); create one in Discord under Channel settings > Integrations > Webhooks');
-    return EXIT_CONFIG;
+    return 1;
   }
   const result = await sendDiscordAlertOnce(url, text);
   if (result.ok) {

@@ -70,7 +70,8 @@ interface TelegramEnvelope {
 
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_CAP_MS = 8_000;
-const RETRY_AFTER_CAP_S = 120;
+/** Telegram's flood waits can be long; honour them, but never sleep past an hour on one call. */
+const RETRY_AFTER_CAP_S = 3600;
 
 /**
  * Telegram Bot API client on an undici keep-alive pool. ok:false becomes TelegramApiError;

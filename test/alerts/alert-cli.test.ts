@@ -47,15 +47,15 @@ t.test('npm run alert prints the reason and exits 1 when Discord refuses, withou
   t.notMatch(run.stdout + run.stderr, discord.token);
 });
 
-t.test('npm run alert with DISCORD_WEBHOOK_URL unset says so and exits 78', async (t) => {
+t.test('npm run alert with DISCORD_WEBHOOK_URL unset says so and exits 1', async (t) => {
   const run = await runAlert(['x'], {}, t.testdir());
-  t.equal(run.code, 78);
+  t.equal(run.code, 1);
   t.match(run.stderr, /DISCORD_WEBHOOK_URL: is not set/);
 });
 
-t.test('npm run alert with a malformed DISCORD_WEBHOOK_URL names the variable and exits 78', async (t) => {
+t.test('npm run alert with a malformed DISCORD_WEBHOOK_URL names the variable and exits 1', async (t) => {
   const run = await runAlert(['x'], { DISCORD_WEBHOOK_URL: 'not-a-url-secretish' }, t.testdir());
-  t.equal(run.code, 78);
+  t.equal(run.code, 1);
   t.match(run.stderr, /DISCORD_WEBHOOK_URL: must be an http\(s\) URL/);
   t.notMatch(run.stderr, /secretish/, 'the value is not echoed');
 });
