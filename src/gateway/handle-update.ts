@@ -109,7 +109,12 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     audit.text_preview = text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
     logger.info({ updateId, userId, chatId, chars: text.length }, `Received message from user_id: ${userId}`);
 
-    const stopTyping = keepTyping((id) => deps.api.sendChatAction(id, 'typing'), chatId, logger);
+    // "typing…" only where work can take a while (a skill, the model): a command that answers at
+    // once does not need it, and each indicator is one more Bot API call.
+    let stopTyping: (() => void) | undefined;
+    const startTyping = () => {
+      stopTyping ??= keepTyping((id) => deps.api.sendChatAction(id, 'typing'), chatId, logger);
+    };
     let answer: RouteReply;
     try {
       const ctx: RouteContext = {
@@ -118,14 +123,18 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
         text,
         signal: deps.shutdownSignal ?? new AbortController().signal,
         skills: () => deps.skills.list(),
-        runSkill: (name, args) => runSkill(chatId, userId, name, args),
+        runSkill: (name, args) => {
+          startTyping();
+          return runSkill(chatId, userId, name, args);
+        },
       };
       const command = parseCommand(text);
       audit.route = command ? `command:/${command.name}` : deps.router.kind;
       logger.info({ updateId, route: audit.route }, 'Message routed');
+      if (!command && deps.router.kind === 'llm') startTyping();
       answer = command ? await runCommand(command, ctx, deps.router) : await deps.router.route(ctx);
     } finally {
-      stopTyping();
+      stopTyping?.();
     }
     audit.skills = answer.skills;
     if (answer.alreadySent) journal.markReplied();

@@ -120,10 +120,11 @@ t.test('edits and unknown update types are ignored without a reply', async (t) =
   t.same(s.audits.map((a) => a.outcome), ['ignored', 'ignored']);
 });
 
-t.test('/whoami tells the user id', async (t) => {
+t.test('/whoami tells the user id, at once, without a typing indicator', async (t) => {
   const s = await setup(t);
   await s.handle(s.fake.textUpdate(OWNER, '/whoami'));
   t.match(s.fake.sent[0]?.text, /111/);
+  t.equal(s.fake.callsOf('sendChatAction').length, 0);
 });
 
 t.test('/skills lists names and descriptions, flagging approval', async (t) => {
