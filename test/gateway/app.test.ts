@@ -8,22 +8,10 @@ import { Gateway } from '../../src/gateway/app.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
 import { FakeTelegram } from '../fakes/telegram.js';
 import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { DECORATOR } from '../skills/helpers.js';
 
 const OWNER = { id: 111, first_name: 'Ada' };
-const SKILLS = `
-import functools
-
-def skill(description, approval=False):
-    def decorator(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return func(*args, **kwargs)
-        wrapper.is_skill = True
-        wrapper.description = description
-        wrapper.requires_approval = approval
-        return wrapper
-    return decorator
-
+const SKILLS = `${DECORATOR}
 @skill("Write a note file into the workspace.", approval=True)
 def write_note(path: str, text: str = "hello") -> str:
     with open(path, "w") as f:
@@ -127,8 +115,7 @@ t.test('a whole gateway in one process: approvals, readiness, metrics, audit', a
   });
 
   t.test('a new skill file is picked up without a restart', async (t) => {
-    fs.writeFileSync(path.join(dir, 'skills/extra.py'), SKILLS.replace(/def write_note[\s\S]*/, 'def'.slice(3)) + '\n@skill("Tell the time of the moon.")\ndef moon_time() -> str:\n    return "moon o\'clock"\n');
-    await fake.waitFor(() => false, 1).catch(() => undefined);
+    fs.writeFileSync(path.join(dir, 'skills/extra.py'), `${DECORATOR}\n@skill("Tell the time of the moon.")\ndef moon_time() -> str:\n    return "moon o'clock"\n`);
     let listed = '';
     for (let i = 0; i < 50 && !listed.includes('moon_time'); i++) {
       listed = (await say('/skills')).text;

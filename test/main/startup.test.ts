@@ -5,6 +5,7 @@ import type { TestContext } from '../helpers/tap.js';
 import { FakeTelegram } from '../fakes/telegram.js';
 import { gatewayEnv, startGatewayProcess } from '../helpers/gateway-process.js';
 import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { DECORATOR } from '../skills/helpers.js';
 
 const baseEnv = (dir: string, apiBase: string) => gatewayEnv(dir, apiBase);
 
@@ -101,18 +102,7 @@ t.test('polling mode answers through getUpdates with the same pipeline', async (
   t.notMatch(p.stdout(), /Listening on HTTP/, 'no public listener in polling mode');
 });
 
-const SLOW_ONCE = `
-import functools, os, time
-
-def skill(description):
-    def decorator(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return func(*args, **kwargs)
-        wrapper.is_skill = True
-        wrapper.description = description
-        return wrapper
-    return decorator
+const SLOW_ONCE = `${DECORATOR}import os, time
 
 @skill("Slow the first time, quick afterwards.")
 def slow_once() -> str:
