@@ -3,7 +3,8 @@
 Standard library only; the pieces live in the skillgate_host package next to this file. Started by
 src/skills/*.ts, never by hand:
 
-  host.py discover CONFIG_JSON   import every skill file, print the registry as one JSON line
+  host.py discover CONFIG_JSON   import every skill file (each in a forked child of its own), print
+                                 the registry as one JSON line
   host.py serve    CONFIG_JSON   warm host (the zygote): bind the socket, import the skills once,
                                  then fork one skill process per connection (single-threaded)
   host.py call     CONFIG_JSON   cold: one request on stdin, frames on stdout
@@ -32,6 +33,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from skillgate_host.discovery import find_skills, import_one_file, import_skill_files
+from skillgate_host.isolation import discover_isolated
 from skillgate_host.skill_process import apply_limits, drop_privileges
 from skillgate_host.supervisor import MAX_REQUEST_BYTES, Supervisor
 from skillgate_host.wire import error_done, write_frame
@@ -41,9 +43,8 @@ REAL_STDOUT = 1
 
 def mode_discover(cfg):
     apply_limits(cfg["limits"])
-    modules, errors = import_skill_files(cfg["dir"], cfg["importTimeoutMs"] / 1000)
-    _, entries, warnings = find_skills(modules)
-    files = {file: [e["name"] for e in entries if e["file"] == file] for file in modules}
+    # Each file in a child of its own: one that kills Python on import costs only itself.
+    entries, errors, warnings, files = discover_isolated(cfg["dir"], cfg["importTimeoutMs"] / 1000)
     # Keep our real stdout for the registry; skill files may print while being imported.
     write_frame(REAL_STDOUT, {"skills": entries, "errors": errors, "warnings": warnings, "files": files})
 

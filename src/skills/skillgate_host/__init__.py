@@ -3,6 +3,8 @@
 A package with a name no skill file will take, because SKILLS_DIR is on sys.path too:
   wire          frames on a call channel (JSON lines)
   discovery     importing skill files, schemas from signatures
+  ownership     which file a skill belongs to (its definition site, not its decorator's)
+  isolation     discovery with each file imported in a child of its own (survives any file)
   skill_process what runs inside the forked skill process (limits, stdio, the call itself)
   reaper        killing a call's process group and its strays, collecting exit statuses
   supervisor    the single-threaded event loop that runs calls (warm host and cold call alike)

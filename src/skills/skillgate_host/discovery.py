@@ -10,6 +10,7 @@ import sys
 import types
 import typing
 
+from .ownership import owned_by
 from .wire import describe_exception
 
 
@@ -21,13 +22,19 @@ def _raise_import_timeout(_signum, _frame):
     raise ImportTimeout("importing took too long (a loop or a blocking call at module level?)")
 
 
-def import_skill_files(directory, timeout_s):
-    """Imports every *.py in `directory` not starting with `_`. Returns (modules, errors)."""
+def skill_files(directory):
+    """([every *.py in `directory` not starting with `_`], errors)."""
     try:
-        files = sorted(f for f in os.listdir(directory) if f.endswith(".py") and not f.startswith("_"))
+        return sorted(f for f in os.listdir(directory) if f.endswith(".py") and not f.startswith("_")), []
     except OSError as err:
-        return {}, [{"file": directory, "error": f"cannot list the skills folder: {err}"}]
-    return _import_files(directory, files, timeout_s)
+        return [], [{"file": directory, "error": f"cannot list the skills folder: {err}"}]
+
+
+def import_skill_files(directory, timeout_s):
+    """Imports every skill file of `directory` in this process. Returns (modules, errors)."""
+    files, errors = skill_files(directory)
+    modules, more = _import_files(directory, files, timeout_s)
+    return modules, errors + more
 
 
 def import_one_file(directory, file, timeout_s):
@@ -63,37 +70,61 @@ def _import_files(directory, files, timeout_s):
 
 
 def find_skills(modules):
-    """Returns (functions by name, registry entries, warnings)."""
-    functions, entries, warnings = {}, [], []
-    owner = {}
-    for file, module in modules.items():
-        for attr, obj in list(vars(module).items()):
-            if not callable(obj) or not getattr(obj, "is_skill", False):
-                continue
-            # Skip skills imported from another file: they are registered where they are defined.
-            if getattr(obj, "__module__", module.__name__) != module.__name__:
-                continue
-            name = getattr(obj, "__name__", attr)
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
-                warnings.append(f"{file}: skill {name!r} skipped: its name must be a Python identifier of at most 64 characters")
-                continue
+    """Returns (functions by name, registry entries, warnings) of imported skill files."""
+    return merge_skills((file, *skills_in_module(file, module)) for file, module in modules.items())
+
+
+def skills_in_module(file, module):
+    """([(entry, function)], warnings) of one imported file, before any check across files."""
+    found, warnings = [], []
+    for attr, obj in list(vars(module).items()):
+        if not _marked_as_skill(obj):
+            continue
+        name = getattr(obj, "__name__", attr)
+        mine, origin = owned_by(obj, module)
+        if not mine:
+            # Imported by name: the file that defines it registers it, it is not listed twice.
+            warnings.append(f"{file}: skill {name!r} skipped here: it is defined in {origin} and only imported by this file")
+            continue
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+            warnings.append(f"{file}: skill {name!r} skipped: its name must be a Python identifier of at most 64 characters")
+            continue
+        parameters, notes, usable = parameters_of(obj)
+        warnings.extend(f"{file}: skill {name!r}: {n}" for n in notes)
+        if not usable:
+            continue
+        found.append(({
+            "name": name,
+            "description": description_of(obj, name),
+            "parameters": parameters,
+            "file": file,
+            "requiresApproval": bool(getattr(obj, "requires_approval", False)),
+        }, obj))
+    return found, warnings
+
+
+def merge_skills(per_file):
+    """per_file: (file, [(entry, function)], warnings) in file order. The first definition of a
+    name wins; a later one is a warning. Returns (functions by name, entries, warnings)."""
+    functions, entries, warnings, owner = {}, [], [], {}
+    for file, found, notes in per_file:
+        warnings.extend(notes)
+        for entry, func in found:
+            name = entry["name"]
             if name in owner:
                 warnings.append(f"{file}: duplicate skill name {name!r} (already defined in {owner[name]}); this one is ignored")
                 continue
-            parameters, notes, usable = parameters_of(obj)
-            warnings.extend(f"{file}: skill {name!r}: {n}" for n in notes)
-            if not usable:
-                continue
             owner[name] = file
-            functions[name] = obj
-            entries.append({
-                "name": name,
-                "description": description_of(obj, name),
-                "parameters": parameters,
-                "file": file,
-                "requiresApproval": bool(getattr(obj, "requires_approval", False)),
-            })
+            functions[name] = func
+            entries.append(entry)
     return functions, entries, warnings
+
+
+def _marked_as_skill(obj):
+    try:
+        return callable(obj) and bool(getattr(obj, "is_skill", False))
+    except Exception:  # an object whose attribute hooks raise is not a skill
+        return False
 
 
 def description_of(func, name):
