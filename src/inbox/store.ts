@@ -225,12 +225,13 @@ export class InboxStore {
   }
 
   /**
-   * The reply went out: a replay must not send it again. Committed (safe from kill -9) with the
-   * next commit: at the end of this turn, or when the running fsync ends (about a millisecond).
-   * See the class comment for why it is not fsync'd.
+   * The reply went out: a replay must not send it again. Committed at once (safe from kill -9,
+   * not fsync'd: see the class comment), not with the turn: the chat's next update may be sent
+   * before the turn ends, and a kill then would repeat both replies instead of at most this one.
    */
   markReplied(updateId: number): void {
     this.write(() => this.statements.markReplied.run(updateId));
+    this.statements.commit.run();
   }
 
   /** Finished. The payload is dropped; the id stays for the dedupe window. */
