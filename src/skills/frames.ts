@@ -25,7 +25,10 @@ const readyFrame = z.object({
   errors: z.array(z.object({ file: z.string(), error: z.string() })),
 });
 
-export const hostFrame = z.discriminatedUnion('t', [startFrame, doneFrame, readyFrame]);
+/** The warm host is about to import this skill file (null: done importing). */
+const importingFrame = z.object({ t: z.literal('importing'), file: z.string().nullable() });
+
+export const hostFrame = z.discriminatedUnion('t', [startFrame, doneFrame, readyFrame, importingFrame]);
 
 export type StartFrame = z.infer<typeof startFrame>;
 export type DoneFrame = z.infer<typeof doneFrame>;

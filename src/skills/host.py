@@ -5,8 +5,10 @@ src/skills/*.ts, never by hand:
 
   host.py discover CONFIG_JSON   import every skill file (each in a forked child of its own), print
                                  the registry as one JSON line
-  host.py serve    CONFIG_JSON   warm host (the zygote): bind the socket, import the skills once,
-                                 then fork one skill process per connection (single-threaded)
+  host.py serve    CONFIG_JSON   warm host (the zygote): bind the socket, import the skills once
+                                 (but CONFIG_JSON's "exclude" files; {"t": "importing", "file": F}
+                                 on stdout before each, F null after the last), write
+                                 {"t": "ready", ...}, then fork one skill process per connection
   host.py call     CONFIG_JSON   cold: one request on stdin, frames on stdout
 
 CONFIG_JSON holds paths and limits only (never a secret, never user data). One call speaks
@@ -88,7 +90,16 @@ def mode_serve(cfg):
     listener.listen(128)
     drop_privileges(cfg.get("runAs"))
     apply_limits(cfg["limits"], for_host=True)
-    modules, errors = import_skill_files(cfg["dir"], cfg["importTimeoutMs"] / 1000)
+    # Discovery imported each file in a child of its own; we import them all in this process. If
+    # one still kills us (it behaves differently here), the gateway knows which from the last
+    # "importing" frame and restarts us without it.
+    modules, errors = import_skill_files(
+        cfg["dir"],
+        cfg["importTimeoutMs"] / 1000,
+        exclude=set(cfg.get("exclude") or ()),
+        before_each=lambda file: write_frame(REAL_STDOUT, {"t": "importing", "file": file}),
+    )
+    write_frame(REAL_STDOUT, {"t": "importing", "file": None})
     functions, entries, _ = find_skills(modules)
     # Forked children share the host's pages copy-on-write; keep the collector off them.
     gc.freeze()

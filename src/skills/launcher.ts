@@ -13,6 +13,8 @@ export interface HostConfig {
   timeoutMs: number;
   importTimeoutMs: number;
   socket?: string;
+  /** Warm host only: skill files (base names) it must not import. */
+  exclude?: string[];
 }
 
 export type HostMode = 'discover' | 'call' | 'serve';
@@ -38,7 +40,7 @@ export interface LauncherOptions {
 export class HostLauncher {
   constructor(readonly options: LauncherOptions) {}
 
-  spawn(mode: HostMode, skillsDir: string, extra: { socket?: string } = {}): ChildProcess {
+  spawn(mode: HostMode, skillsDir: string, extra: { socket?: string; exclude?: string[] } = {}): ChildProcess {
     const o = this.options;
     const config: HostConfig = {
       dir: skillsDir,

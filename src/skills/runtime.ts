@@ -220,7 +220,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     }
     try {
       const liveDir = this.registry.liveDir!;
-      const transport = (await this.warm?.connect(liveDir)) ?? coldTransport(this.launcher, liveDir);
+      const transport = (await this.warm?.connect(liveDir, skill.fileName)) ?? coldTransport(this.launcher, liveDir);
       this.#active.add(transport);
       let execution: Execution;
       try {

@@ -17,6 +17,9 @@ interface Generation {
   active: number;
   retired: boolean;
   exited: boolean;
+  /** The skill file it was importing last (until it has imported them all). */
+  importing: string | undefined;
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 }
 
 const READY_TIMEOUT_MS = 30_000;
@@ -28,6 +31,11 @@ const MAX_RESTART_DELAY_MS = 30_000;
  * skillgate_host/spawner.py) so a call pays neither. A new generation is started on every registry reload; the old one keeps
  * serving its in-flight calls and exits once they are done. If the host dies it is restarted
  * with backoff; meanwhile `connect()` returns undefined and the runtime spawns cold.
+ *
+ * Discovery imports each file in a child of its own and leaves the files that kill Python out of
+ * the snapshot, so the host normally never sees one. A file that still kills the host while it is
+ * imported (it behaves differently there) is named by the host's last "importing" frame: the host
+ * is restarted without it at once and that file's skills run cold, until the next snapshot.
  */
 export class WarmHost {
   #current: Generation | undefined;
@@ -37,6 +45,8 @@ export class WarmHost {
   #restartDelay = 500;
   #restartTimer: NodeJS.Timeout | undefined;
   #liveDir: string | undefined;
+  /** Files of #liveDir that killed a host while it imported them: left out, their calls go cold. */
+  #excluded = new Set<string>();
 
   constructor(
     private readonly launcher: HostLauncher,
@@ -51,14 +61,13 @@ export class WarmHost {
   /** Starts a generation on `liveDir`; resolves when it is ready (or has failed: calls go cold). */
   async start(liveDir: string): Promise<void> {
     if (this.#state === 'stopped') return;
+    if (liveDir !== this.#liveDir) this.#excluded = new Set(); // a new snapshot: every file gets a chance
     this.#liveDir = liveDir;
     clearTimeout(this.#restartTimer);
-    const generation = this.#spawn(liveDir);
     if (!this.#current) this.#state = 'starting';
-    const ready = await this.#waitReady(generation);
+    const started = await this.#startGeneration(liveDir);
     if ((this.#state as WarmHostState) === 'stopped') return; // closed while starting
-    if (!ready) {
-      this.#retire(generation);
+    if (!started) {
       if (!this.#current) {
         this.logger.warn('Warm skill host failed to start; calls run cold until it is back');
         this.#state = 'down';
@@ -66,6 +75,7 @@ export class WarmHost {
       }
       return;
     }
+    const { generation, ready } = started;
     const previous = this.#current;
     this.#current = generation;
     this.#state = 'up';
@@ -76,12 +86,14 @@ export class WarmHost {
   }
 
   /**
-   * A channel for one call, or undefined when the warm host is not up or still runs an older
-   * snapshot than `liveDir` (right after a reload): the caller then spawns cold.
+   * A channel for a call of a skill defined in `fileName`, or undefined when the warm host is not
+   * up, still runs an older snapshot than `liveDir` (right after a reload) or left that file out:
+   * the caller then spawns cold.
    */
-  async connect(liveDir: string): Promise<CallTransport | undefined> {
+  async connect(liveDir: string, fileName: string): Promise<CallTransport | undefined> {
     const generation = this.#current;
     if (!generation || this.#state !== 'up' || generation.liveDir !== liveDir) return undefined;
+    if (this.#excluded.has(fileName)) return undefined;
     const transport = await warmTransport(generation.socket);
     if (!transport) return undefined;
     generation.active++;
@@ -117,12 +129,33 @@ export class WarmHost {
     this.#current = undefined;
   }
 
-  #spawn(liveDir: string): Generation {
+  /**
+   * Spawns generations until one is ready. A file that kills a host while it imports it is left
+   * out of the next one; bounded, since every round leaves out one more file or gives up.
+   */
+  async #startGeneration(liveDir: string): Promise<{ generation: Generation; ready: ReadyFrame } | undefined> {
+    for (;;) {
+      const generation = this.#spawn(liveDir, [...this.#excluded]);
+      const ready = await this.#waitReady(generation);
+      if (ready) return { generation, ready };
+      this.#retire(generation);
+      const culprit = generation.importing;
+      if (this.#state === 'stopped' || !culprit || this.#excluded.has(culprit)) return undefined;
+      this.#excluded.add(culprit);
+      const how = generation.exit ? `exit ${generation.exit.signal ?? generation.exit.code}` : 'it hung';
+      this.logger.warn(
+        { file: culprit, code: generation.exit?.code, signal: generation.exit?.signal },
+        `Skill file ${culprit} killed the warm skill host while it imported it (${how}); restarting the host without it, its skills run cold`,
+      );
+    }
+  }
+
+  #spawn(liveDir: string, exclude: string[]): Generation {
     const id = ++this.#nextId;
     const socket = path.join(this.socketDir, `host-${id}.sock`);
     fs.rmSync(socket, { force: true });
-    const child = this.launcher.spawn('serve', liveDir, { socket });
-    const generation: Generation = { id, liveDir, child, socket, active: 0, retired: false, exited: false };
+    const child = this.launcher.spawn('serve', liveDir, { socket, exclude });
+    const generation: Generation = { id, liveDir, child, socket, active: 0, retired: false, exited: false, importing: undefined, exit: undefined };
     this.#generations.add(generation);
     child.stdin!.on('error', () => undefined);
     let stderr = '';
@@ -132,6 +165,7 @@ export class WarmHost {
     child.on('error', () => undefined); // 'exit' follows; a missing binary is reported there
     child.once('exit', (code, signal) => {
       generation.exited = true;
+      generation.exit = { code, signal };
       this.#generations.delete(generation);
       fs.rmSync(socket, { force: true });
       if (generation === this.#current && this.#state !== 'stopped') {
@@ -146,23 +180,35 @@ export class WarmHost {
 
   #waitReady(generation: Generation): Promise<ReadyFrame | undefined> {
     return new Promise((resolve) => {
+      let settled = false;
+      const settle = (ready: ReadyFrame | undefined) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(ready);
+      };
       const timer = setTimeout(() => {
-        this.logger.warn({ pid: generation.child.pid }, 'Warm skill host did not become ready in time');
-        resolve(undefined);
+        this.logger.warn({ pid: generation.child.pid, importing: generation.importing }, 'Warm skill host did not become ready in time');
+        settle(undefined);
       }, READY_TIMEOUT_MS);
       readFrames(
         generation.child.stdout!,
         16 * 1024 * 1024,
         (frame) => {
-          if (frame.t !== 'ready') return;
-          clearTimeout(timer);
-          resolve(frame);
+          if (frame.t === 'importing') generation.importing = frame.file ?? undefined;
+          if (frame.t === 'ready') settle(frame);
         },
         (why) => this.logger.warn({ why }, 'Warm skill host wrote an unexpected line'),
       );
       generation.child.once('exit', () => {
-        clearTimeout(timer);
-        resolve(undefined);
+        if (settled) return;
+        // Its last frames may still be in the pipe: wait for stdout to close (killing what it
+        // started, which may hold it open), at most a second.
+        killGroup(generation.child.pid);
+        const fallback = setTimeout(() => settle(undefined), 1000);
+        generation.child.once('close', () => {
+          clearTimeout(fallback);
+          settle(undefined);
+        });
       });
     });
   }

@@ -113,3 +113,16 @@ t.test('a skill imported from a helper file is skipped with a WARN, never silent
   t.equal(runtime.get('helper_skill'), undefined);
   t.ok(warnings(lines).some((m) => m.includes("user.py: skill 'helper_skill' skipped here: it is defined in _helper.py and only imported by this file")));
 });
+
+t.test('a file that kills only the warm host while it imports it: the host restarts without it, its skills run cold', async (t) => {
+  // Discovery and cold calls import it fine; the warm host (host.py serve) dies on it.
+  const treacherous = `${DECORATOR}\nimport os, sys\nif sys.argv[1] == "serve":\n    os._exit(4)\n\n@skill("Survives cold")\ndef survivor():\n    return "cold"\n`;
+  const { runtime, lines } = await startRuntime(t, { 'good.py': skillFile('hello', 'hello'), 'treacherous.py': treacherous }, { mode: 'warm' });
+  t.same(runtime.list().map((s) => s.name).sort(), ['hello', 'survivor'], 'discovery lists both files');
+  t.equal(runtime.status().warmHost, 'up', 'the warm host is up without the file');
+  t.ok(warnings(lines).some((m) => /Skill file treacherous\.py killed the warm skill host while it imported it \(exit 4\); restarting the host without it/.test(m)));
+  t.equal((await runtime.run('hello', {})).output, 'hello');
+  t.equal(lastVia(lines, 'hello'), 'warm', 'the other files run warm');
+  t.equal((await runtime.run('survivor', {})).output, 'cold');
+  t.equal(lastVia(lines, 'survivor'), 'cold', "the file's own skills run cold");
+});

@@ -30,10 +30,11 @@ def skill_files(directory):
         return [], [{"file": directory, "error": f"cannot list the skills folder: {err}"}]
 
 
-def import_skill_files(directory, timeout_s):
-    """Imports every skill file of `directory` in this process. Returns (modules, errors)."""
+def import_skill_files(directory, timeout_s, exclude=(), before_each=None):
+    """Imports every skill file of `directory` but `exclude` in this process, calling
+    before_each(file) first. Returns (modules, errors)."""
     files, errors = skill_files(directory)
-    modules, more = _import_files(directory, files, timeout_s)
+    modules, more = _import_files(directory, [f for f in files if f not in exclude], timeout_s, before_each)
     return modules, errors + more
 
 
@@ -44,7 +45,7 @@ def import_one_file(directory, file, timeout_s):
     return _import_files(directory, [file], timeout_s)
 
 
-def _import_files(directory, files, timeout_s):
+def _import_files(directory, files, timeout_s, before_each=None):
     if directory not in sys.path:
         sys.path.insert(0, directory)  # skill files import their own helpers (e.g. _workspace.py)
     modules, errors = {}, []
@@ -52,6 +53,8 @@ def _import_files(directory, files, timeout_s):
     try:
         for file in files:
             name = "skillgate_skill_" + re.sub(r"\W", "_", file[:-3])
+            if before_each is not None:
+                before_each(file)
             try:
                 spec = importlib.util.spec_from_file_location(name, os.path.join(directory, file))
                 module = importlib.util.module_from_spec(spec)
