@@ -231,7 +231,7 @@ export class InboxStore {
    */
   markReplied(updateId: number): void {
     this.write(() => this.statements.markReplied.run(updateId));
-    this.statements.commit.run();
+    this.flush();
   }
 
   /** Finished. The payload is dropped; the id stays for the dedupe window. */
