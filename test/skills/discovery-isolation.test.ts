@@ -69,34 +69,71 @@ t.test('a file that blocks in C code on import is killed at the deadline and nam
   t.ok(warnings(lines).some((m) => /blocked\.py failed to import: importing took too long \(killed after 3 s/.test(m)));
 });
 
-const COMMON_WITHOUT_WRAPS = `def skill(description):
+/** skills/_common.py: a shared decorator without functools.wraps (the wrapper keeps its own name). */
+const COMMON_WITHOUT_WRAPS = `def skill(description=None, name=None):
     def decorator(func):
         def wrapper(*args, **kwargs):
             return func(*args, **kwargs)
         wrapper.is_skill = True
-        wrapper.description = description
-        wrapper.__name__ = func.__name__
+        if description:
+            wrapper.description = description
+        if name:
+            wrapper.__name__ = name
         return wrapper
     return decorator
 `;
 
-t.test('a skill made by a shared decorator without functools.wraps is found in the file that uses it', async (t) => {
-  const user = 'from _common import skill\n\n@skill("Made by a shared decorator")\ndef shared_one():\n    return "shared"\n';
-  const { runtime } = await startRuntime(t, { '_common.py': COMMON_WITHOUT_WRAPS, 'uses_common.py': user }, { mode: 'cold' });
-  const found = runtime.get('shared_one');
-  t.equal(found?.description, 'Made by a shared decorator');
-  t.match(found?.file, /uses_common\.py$/);
-  t.equal((await runtime.run('shared_one', {})).output, 'shared');
-});
+const USES_COMMON = `from _common import skill
+
+
+@skill("Made by a shared decorator")
+def shared_one():
+    return "shared"
+
+
+@skill()
+def add(a: int, b: int = 2):
+    """Add two numbers.
+
+    Args:
+        a: the first one
+    """
+    return a + b
+
+
+@skill("Named by the decorator", name="renamed")
+def original():
+    return "renamed"
+`;
+
+for (const mode of MODES) {
+  t.test(`${mode}: a skill made by a shared decorator without functools.wraps is found in the file that uses it`, async (t) => {
+    const { runtime, lines } = await startRuntime(t, { '_common.py': COMMON_WITHOUT_WRAPS, 'uses_common.py': USES_COMMON }, { mode });
+    t.same(runtime.list().map((s) => s.name).sort(), ['add', 'renamed', 'shared_one'], 'named after the decorated function, unless the decorator names it');
+    t.equal(runtime.get('shared_one')?.description, 'Made by a shared decorator');
+    t.match(runtime.get('shared_one')?.file, /uses_common\.py$/);
+    t.equal(runtime.get('add')?.description, 'Add two numbers.', 'the docstring of the decorated function');
+    t.same(runtime.get('add')?.parameters, {
+      type: 'object',
+      properties: { a: { type: 'integer', description: 'the first one' }, b: { type: 'integer', default: 2 } },
+      required: ['a'],
+      additionalProperties: false,
+    }, 'the parameters of the function the wrapper forwards to');
+    t.equal((await runtime.run('shared_one', {})).output, 'shared');
+    t.equal((await runtime.run('add', { a: 40 })).output, '42');
+    t.equal((await runtime.run('renamed', {})).output, 'renamed');
+    t.equal((await runtime.run('add', { a: 'x' })).outcome, 'invalid_args');
+    t.notOk(warnings(lines).some((m) => /is not exposed/.test(m)), 'no *args/**kwargs warnings: the wrapper only forwards');
+  });
+}
 
 t.test('a skill imported by name from another file is listed once, where it is defined, with a WARN in the importer', async (t) => {
-  const user = 'from _common import skill\n\n@skill("Made by a shared decorator")\ndef shared_one():\n    return "shared"\n';
   const importer = 'from good import hello\nfrom uses_common import shared_one\n';
   const { runtime, lines } = await startRuntime(t, {
     '_common.py': COMMON_WITHOUT_WRAPS,
     'a_importer.py': importer, // scanned first: the skills must still belong to their own files
     'good.py': skillFile('hello', 'hello'),
-    'uses_common.py': user,
+    'uses_common.py': USES_COMMON,
   });
   t.match(runtime.get('hello')?.file, /good\.py$/);
   t.match(runtime.get('shared_one')?.file, /uses_common\.py$/);

@@ -10,7 +10,7 @@ import sys
 import types
 import typing
 
-from .ownership import owned_by
+from .ownership import forwarded_function, owned_by, renamed
 from .wire import describe_exception
 
 
@@ -83,22 +83,26 @@ def skills_in_module(file, module):
     for attr, obj in list(vars(module).items()):
         if not _marked_as_skill(obj):
             continue
-        name = getattr(obj, "__name__", attr)
         mine, origin = owned_by(obj, module)
         if not mine:
             # Imported by name: the file that defines it registers it, it is not listed twice.
-            warnings.append(f"{file}: skill {name!r} skipped here: it is defined in {origin} and only imported by this file")
+            warnings.append(f"{file}: skill {attr!r} skipped here: it is defined in {origin} and only imported by this file")
             continue
+        # A decorator without functools.wraps: the decorated function speaks for its wrapper.
+        forwarded = forwarded_function(obj, module)
+        name = getattr(obj, "__name__", attr)
+        if forwarded is not None and not renamed(obj):
+            name = forwarded.__name__
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
             warnings.append(f"{file}: skill {name!r} skipped: its name must be a Python identifier of at most 64 characters")
             continue
-        parameters, notes, usable = parameters_of(obj)
+        parameters, notes, usable = parameters_of(forwarded or obj)
         warnings.extend(f"{file}: skill {name!r}: {n}" for n in notes)
         if not usable:
             continue
         found.append(({
             "name": name,
-            "description": description_of(obj, name),
+            "description": description_of(obj, name, forwarded),
             "parameters": parameters,
             "file": file,
             "requiresApproval": bool(getattr(obj, "requires_approval", False)),
@@ -130,11 +134,11 @@ def _marked_as_skill(obj):
         return False
 
 
-def description_of(func, name):
+def description_of(func, name, forwarded=None):
     text = getattr(func, "description", None)
     if isinstance(text, str) and text.strip():
         return " ".join(text.split())
-    doc = inspect.getdoc(func) or ""
+    doc = inspect.getdoc(func) or (inspect.getdoc(forwarded) if forwarded is not None else None) or ""
     first = doc.strip().split("\n\n")[0]
     return " ".join(first.split()) or name.replace("_", " ")
 

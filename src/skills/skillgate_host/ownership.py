@@ -10,6 +10,7 @@ no Python code (classes, builtins, exec'd functions report it too).
 """
 
 import functools
+import inspect
 import os
 import types
 
@@ -84,3 +85,32 @@ def _wrapped_by(obj):
     except Exception:  # odd objects: what we found so far is enough
         pass
     return found
+
+
+def forwarded_function(obj, module):
+    """The function of this file that a pass-through wrapper forwards to, or None.
+
+    What functools.wraps would have said: a decorator without it leaves a wrapper taking only
+    (*args, **kwargs), named "wrapper", without the docstring. When its closure holds exactly one
+    function defined in this file, that function's name, parameters and docstring are the skill's.
+    """
+    if not isinstance(obj, types.FunctionType) or hasattr(obj, "__wrapped__"):
+        return None
+    code = obj.__code__
+    if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & inspect.CO_VARKEYWORDS:
+        return None  # parameters of its own are the skill's; without **kwargs it forwards none
+    here = _normalize(getattr(module, "__file__", None))
+    inner = []
+    for cell in obj.__closure__ or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, types.FunctionType) and _normalize(value.__code__.co_filename) == here:
+            inner.append(value)
+    return inner[0] if len(inner) == 1 else None
+
+
+def renamed(func):
+    """True when a decorator set the wrapper's __name__ on purpose."""
+    return func.__name__ != func.__code__.co_name
