@@ -53,3 +53,12 @@ t.test('npm run skills', async (t) => {
     t.notMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
   });
 });
+
+t.test('npm run skills -- list: a file that hard-exits on import is named; the others are listed', async (t) => {
+  const dir = t.testdir({ skills: { 'hostile.py': fixture('hostile.py'), 'z_exit.py': 'import os\nos._exit(3)\n' }, workspace: {} });
+  const env = { SKILLS_DIR: path.join(dir, 'skills'), WORKSPACE_DIR: path.join(dir, 'workspace'), SKILL_TIMEOUT_MS: '2000' };
+  const r = cli(['list'], env, dir);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /echo\s+Echo the argument back/);
+  t.match(r.stdout + r.stderr, /z_exit\.py failed to import: importing it ended Python \(exit code 3\)/);
+});
