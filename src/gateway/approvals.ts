@@ -38,7 +38,11 @@ interface PendingApproval {
 }
 
 const FILE = 'approvals.json';
-const ARGS_PREVIEW_CHARS = 500;
+/**
+ * Arguments longer than this are refused rather than shown cut: the user must see every
+ * character of what they approve (a prompt-injected model could hide a payload past a cut).
+ */
+const MAX_APPROVAL_ARGS_CHARS = 1500;
 const CALLBACK = /^(approve|deny):([A-Za-z0-9_-]{1,32})$/;
 
 /**
@@ -60,6 +64,14 @@ export class ApprovalService {
   /** Asks the user to approve; the skill does not run now. */
   async request(input: { chatId: number; userId: number; skill: string; args: unknown }): Promise<SkillResult> {
     await this.expireStale();
+    const shown = describeArgs(input.args);
+    if (shown === undefined) {
+      return result(
+        input.skill,
+        'invalid_args',
+        `${input.skill} was not run: its arguments are too long to show in full for approval (over ${MAX_APPROVAL_ARGS_CHARS} characters).`,
+      );
+    }
     const createdAt = this.now();
     const entry: PendingApproval = {
       id: randomBytes(12).toString('base64url'),
@@ -76,7 +88,7 @@ export class ApprovalService {
     try {
       const sent = await this.options.api.sendMessage(
         input.chatId,
-        `Approve running ${input.skill}${describeArgs(input.args)}?\nOnly you can decide; this request expires in ${minutes} min.`,
+        `Approve running ${input.skill}?${shown}\nOnly you can decide; this request expires in ${minutes} min.`,
         {
           reply_markup: {
             inline_keyboard: [[
@@ -216,11 +228,22 @@ export class ApprovalService {
   }
 }
 
-function describeArgs(args: unknown): string {
+/**
+ * Every argument on its own line, in full, with invisible and direction-changing characters made
+ * visible (they could make the text read differently from what runs). Undefined when too long.
+ */
+function describeArgs(args: unknown): string | undefined {
   if (args === undefined || args === null) return '';
-  if (typeof args === 'object' && Object.keys(args as object).length === 0) return '';
-  const json = JSON.stringify(args);
-  return ` with ${json.length > ARGS_PREVIEW_CHARS ? `${json.slice(0, ARGS_PREVIEW_CHARS)}…` : json}`;
+  const entries = typeof args === 'object' ? Object.entries(args as object) : [['value', args] as const];
+  if (entries.length === 0) return '';
+  const lines = entries.map(([name, value]) => `• ${name} = ${revealInvisible(JSON.stringify(value) ?? String(value))}`);
+  const text = lines.join('\n');
+  return text.length > MAX_APPROVAL_ARGS_CHARS ? undefined : `\n${text}`;
+}
+
+/** Zero-width, bidirectional-override and isolate characters, shown as \u escapes. */
+function revealInvisible(text: string): string {
+  return text.replace(/[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function result(skill: string, outcome: SkillResult['outcome'], output: string): SkillResult {
