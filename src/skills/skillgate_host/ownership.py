@@ -3,10 +3,10 @@
 A skill imported by name from another file (`from other import greet`) is registered by the file
 that defines it, not listed a second time here. A skill decorated here is this file's, whoever
 wrote the decorator: a shared decorator in `_common.py` without functools.wraps leaves the
-wrapper's `__module__` and code in `_common.py`, but the function it wraps was defined here. So
-ownership is decided by definition site: the file of any code behind the callable (the wrapper,
-what it wraps, what its closure holds), with `__module__` as the fallback for callables that have
-no Python code (classes, builtins, exec'd functions report it too).
+wrapper's `__module__` and code in `_common.py`, but the function it wraps was defined here. So a
+callable is this file's when its `__module__` says so (which also covers classes and exec'd
+functions) or when any code behind it (the wrapper, what it wraps, what its closure holds) was
+defined in this file.
 """
 
 import functools
