@@ -4,6 +4,7 @@ Files starting with `_` are not scanned for skills, but skill files can import t
 """
 
 import os
+import stat
 
 
 class OutsideWorkspace(PermissionError):
@@ -22,6 +23,30 @@ def resolve_inside(relative=""):
     if candidate != root and not candidate.startswith(root + os.sep):
         raise OutsideWorkspace(f"refused: {relative!r} is outside the workspace")
     return candidate
+
+
+def open_file_inside(relative):
+    """Opens a regular file inside the workspace for reading, race-free.
+
+    resolve_inside() checks a name, and the name could be swapped for a symlink before a later
+    open() follows it. So the file is opened first (no following a final symlink, no blocking on
+    a FIFO), and then what was actually opened is checked: its real path through /proc/self/fd
+    must be inside the workspace and it must be a regular file. Returns a binary file object or
+    raises OutsideWorkspace / IsADirectoryError / FileNotFoundError.
+    """
+    candidate = resolve_inside(relative)
+    fd = os.open(candidate, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        opened = os.path.realpath(f"/proc/self/fd/{fd}")
+        if not is_inside(opened):
+            raise OutsideWorkspace(f"refused: {relative!r} is outside the workspace")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(f"{relative} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def is_inside(path):

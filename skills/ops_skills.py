@@ -1,12 +1,13 @@
 """Operator skills: disk usage, reading a text file, recent changes, machine load."""
 
+import errno
 import functools
 import heapq
 import os
 import shutil
 import time
 
-from _workspace import human_size, resolve_inside, workspace_root
+from _workspace import human_size, open_file_inside, resolve_inside, workspace_root
 
 
 def skill(description, approval=False):
@@ -71,16 +72,24 @@ def read_text_file(path: str, max_bytes: int = 20000):
         path: the file, relative to the workspace
         max_bytes: how much of it to show (at most 60000)
     """
-    real = resolve_inside(path)  # raises OutsideWorkspace: the call fails with a clear error
-    if not os.path.isfile(real):
-        return f"{path} is not a file in the workspace"
     cap = max(1, min(max_bytes, 60_000))
-    with open(real, "rb") as f:
+    try:
+        f = open_file_inside(path)  # raises OutsideWorkspace: the call fails with a clear error
+    except (IsADirectoryError, FileNotFoundError, NotADirectoryError):
+        return f"{path} is not a file in the workspace"
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # the name itself is a symlink: follow it only if it stays inside
+            real = resolve_inside(path)
+            f = open_file_inside(os.path.relpath(real, workspace_root()))
+        else:
+            raise
+    with f:
         data = f.read(cap + 1)
+        size = os.fstat(f.fileno()).st_size
     if b"\x00" in data[:4096]:
         return f"{path} looks like a binary file; not shown"
     text = data[:cap].decode("utf-8", "replace")
-    more = f"\n[showing the first {cap} bytes of {human_size(os.path.getsize(real))}]" if len(data) > cap else ""
+    more = f"\n[showing the first {cap} bytes of {human_size(size)}]" if len(data) > cap else ""
     return text + more
 
 

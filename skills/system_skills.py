@@ -56,12 +56,14 @@ def check_python_packages():
     """List installed Python packages with uv if present, else pip."""
     attempts = []
     if shutil.which("uv"):
-        attempts.append(("uv pip list", ["uv", "pip", "list", "--python", sys.executable]))
-    attempts.append(("python -m pip list", [sys.executable, "-m", "pip", "list", "--disable-pip-version-check"]))
+        attempts.append(("uv pip list", ["uv", "pip", "list", "--no-config", "--python", sys.executable]))
+    # -I (isolated) and cwd "/": with the workspace as cwd, `-m pip` would import a pip.py that
+    # anyone managed to put in the workspace, and run it.
+    attempts.append(("python -m pip list", [sys.executable, "-I", "-m", "pip", "list", "--disable-pip-version-check"]))
     problems = []
     for label, argv in attempts:
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=25, stdin=subprocess.DEVNULL)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=25, stdin=subprocess.DEVNULL, cwd="/")
         except (OSError, subprocess.TimeoutExpired) as err:
             problems.append(f"{label}: {err}")
             continue

@@ -29,6 +29,25 @@ t.test('shipped skills', async (t) => {
     t.match(outside.output, /outside the workspace/);
   });
 
+  t.test('check_python_packages never runs a pip.py planted in the workspace', async (t) => {
+    fs.writeFileSync(path.join(workspace, 'pip.py'), 'print("PWNED")\nraise SystemExit(0)\n');
+    t.teardown(() => fs.rmSync(path.join(workspace, 'pip.py')));
+    const result = await runtime.run('check_python_packages', {});
+    t.notMatch(result.output, /PWNED/);
+  });
+
+  t.test('read_text_file does not hang on a FIFO and follows links only inside', async (t) => {
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [path.join(workspace, 'pipe')]);
+    fs.symlinkSync('notes.txt', path.join(workspace, 'notes-link'));
+    t.teardown(() => {
+      fs.rmSync(path.join(workspace, 'pipe'));
+      fs.rmSync(path.join(workspace, 'notes-link'));
+    });
+    t.match((await runtime.run('read_text_file', { path: 'pipe' })).output, /not a file in the workspace/);
+    t.equal((await runtime.run('read_text_file', { path: 'notes-link' })).output, 'hello from the workspace\n');
+  });
+
   t.test('check_python_packages lists packages or says why it cannot', async (t) => {
     const result = await runtime.run('check_python_packages', {});
     t.equal(result.outcome, 'ok');

@@ -61,6 +61,12 @@ def apply_limits(limits, for_host=False):
             resource.setrlimit(which, (soft, hard))
         except (ValueError, OSError):
             pass
+    if not for_host:
+        # A crashing skill must not drop a core file (memory, maybe secrets) into the workspace.
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        except (ValueError, OSError):
+            pass
 
 
 def confine(host_pid, out_w, result_w, limits, keep=()):
