@@ -43,6 +43,14 @@ type ToolMessage = Extract<HistoryMessage, { role: 'tool' }>;
  * model as an untrusted `tool` message; the loop ends with the model's text answer or at the step
  * cap. Every failure becomes a short apology to the user: the router never throws.
  */
+/** Tool calls run per model step; the rest of a larger batch get an error back. */
+export const MAX_TOOL_CALLS_PER_STEP = 8;
+
+interface TurnLimits {
+  /** An approval-gated skill was already asked for in this turn. */
+  approvalAsked: boolean;
+}
+
 export class LlmRouter implements IntentRouter {
   readonly kind = 'llm' as const;
   private readonly client: OpenAI;
@@ -80,6 +88,7 @@ export class LlmRouter implements IntentRouter {
     const turn: HistoryMessage[] = [{ role: 'user', content: ctx.text }];
     const tools = skillsToTools(ctx.skills());
     const ran = new Set<string>();
+    const limits: TurnLimits = { approvalAsked: false };
     try {
       for (let step = 1; step <= this.config.maxSteps + 1; step++) {
         // After maxSteps rounds of tools, one last request asks for an answer from what is known.
@@ -96,7 +105,7 @@ export class LlmRouter implements IntentRouter {
         if (finalStep) break;
         turn.push({ role: 'assistant', content: message.content ?? null, tool_calls: calls.map(asStoredCall) });
         // Concurrent (the executor caps it), answered in the order the model asked.
-        turn.push(...(await Promise.all(calls.map((call) => this.runToolCall(ctx, call, ran)))));
+        turn.push(...(await Promise.all(calls.map((call, i) => this.runToolCall(ctx, call, ran, limits, i)))));
       }
       const text = REPLIES.stepCap(this.config.maxSteps);
       this.log.warn({ chatId: ctx.chatId, maxSteps: this.config.maxSteps }, 'LLM tool loop cut at the step cap');
@@ -172,19 +181,35 @@ export class LlmRouter implements IntentRouter {
   }
 
   /** Runs one requested tool call through the gateway; always yields the answering tool message. */
-  private async runToolCall(ctx: RouteContext, call: ChatCompletionMessageToolCall, ran: Set<string>): Promise<ToolMessage> {
+  private async runToolCall(
+    ctx: RouteContext,
+    call: ChatCompletionMessageToolCall,
+    ran: Set<string>,
+    limits: TurnLimits,
+    index: number,
+  ): Promise<ToolMessage> {
     const { name, rawArgs } = call.type === 'function' ? { name: call.function.name, rawArgs: call.function.arguments } : { name: call.custom.name, rawArgs: call.custom.input };
     this.log.info({ chatId: ctx.chatId, tool: name, callId: call.id }, `LLM requested tool call ${name}(${preview(rawArgs, 500)})`);
     let content: string;
     let outcome: string;
     const parsed = parseToolArguments(rawArgs);
-    if (call.type !== 'function') {
+    const needsApproval = ctx.skills().find((s) => s.name === name)?.requiresApproval === true;
+    // A steered model must not be able to fan out: bounded calls per step, one Approve prompt per
+    // message (a flood of prompts is how approval fatigue is manufactured).
+    if (index >= MAX_TOOL_CALLS_PER_STEP) {
+      outcome = 'refused';
+      content = `Error (too_many_calls): at most ${MAX_TOOL_CALLS_PER_STEP} tool calls per step; this one was not run.`;
+    } else if (needsApproval && limits.approvalAsked) {
+      outcome = 'refused';
+      content = 'Error (approval_pending): the user is already being asked to approve one action for this message; this one was not run.';
+    } else if (call.type !== 'function') {
       outcome = 'invalid_call';
       content = 'Error (invalid_call): only function tools exist here; call one of the listed functions.';
     } else if (!parsed.ok) {
       outcome = 'invalid_args';
       content = truncateToolOutput(`Error (invalid_args): ${parsed.error}`);
     } else {
+      if (needsApproval) limits.approvalAsked = true;
       const result = await this.runSkillSafely(ctx, name, parsed.args);
       outcome = result.outcome;
       if (result.outcome !== 'not_found' && result.outcome !== 'invalid_args') ran.add(name);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { REPLIES, SYSTEM_PROMPT } from '../../src/router/llm-prompt.js';
 import { TOOL_OUTPUT_MAX_CHARS } from '../../src/router/llm-tools.js';
+import { MAX_TOOL_CALLS_PER_STEP } from '../../src/router/llm-router.js';
 import type { ChatMessage } from '../fakes/openai.js';
 import { counterValue, linesWith, setupRouter, standInContext, TEST_API_KEY } from './llm-fixtures.js';
 
@@ -288,4 +289,29 @@ t.test('with no skills loaded, requests carry no tools', async (t) => {
   await router.route(ctx);
   t.equal(fake.requests[0]!.body.tools, undefined);
   t.equal(fake.requests[0]!.body.tool_choice, undefined);
+});
+
+t.test('a step with more tool calls than the cap runs only the first ones; the rest get an error', async (t) => {
+  const { fake, router } = await setupRouter(t);
+  fake.script({ toolCalls: Array.from({ length: 20 }, (_, i) => ({ name: 'read_file', arguments: { path: `f${i}.txt` }, id: `call_${i}` })) }, { answer: 'done' });
+  const { ctx, calls } = standInContext({ text: 'read everything' });
+  const reply = await router.route(ctx);
+  t.equal(reply.text, 'done');
+  t.equal(calls.length, MAX_TOOL_CALLS_PER_STEP, `only ${MAX_TOOL_CALLS_PER_STEP} ran`);
+  const tools = fake.requests.at(-1)!.body.messages.filter((m) => m.role === 'tool') as Array<{ content: string }>;
+  t.equal(tools.length, 20, 'every call answered, as the API requires');
+  t.match(tools.at(-1)!.content, /too_many_calls/);
+});
+
+t.test('one message can raise at most one Approve prompt', async (t) => {
+  const { fake, router } = await setupRouter(t);
+  fake.script(
+    { toolCalls: [1, 2, 3].map((i) => ({ name: 'delete_file', arguments: { path: `f${i}` }, id: `del_${i}` })) },
+    { answer: 'asked' },
+  );
+  const { ctx, calls } = standInContext({ text: 'delete them' });
+  await router.route(ctx);
+  t.equal(calls.filter((c) => c.name === 'delete_file').length, 1);
+  const tools = fake.requests.at(-1)!.body.messages.filter((m) => m.role === 'tool') as Array<{ content: string }>;
+  t.equal(tools.filter((m) => /approval_pending/.test(m.content)).length, 2);
 });
