@@ -10,6 +10,9 @@ import { createRedactor } from './observability/redact.js';
  * `npm start`: configuration from the environment and `.env`, then the gateway until a signal.
  * Exit codes: 0 after a clean shutdown, 78 for configuration problems, 1 for anything else.
  */
+/** How long a start failure waits for its Discord alert. */
+const ALERT_FLUSH_MS = 3_000;
+
 async function main(): Promise<void> {
   const env = readEnvOrExit();
   let config: Config;
@@ -78,7 +81,7 @@ async function exitWithStartupError(err: unknown, logger: Logger, config: Config
     ? new DiscordAlerter({ url: config.discordWebhookUrl, logger, redact: createRedactor(config.secrets) })
     : undefined;
   alert?.alert(`Gateway did not start: ${message}`);
-  await alert?.flush(3_000);
+  if (alert) await keepingProcessAlive(alert.flush(ALERT_FLUSH_MS), ALERT_FLUSH_MS);
   process.exit(code);
 }
 
@@ -89,9 +92,23 @@ async function alertBestEffort(env: Record<string, string | undefined>, text: st
     const logger = createLogger({ level: 'silent', redact: createRedactor([url]) });
     const alerter = new DiscordAlerter({ url, logger, redact: createRedactor([url]) });
     alerter.alert(text);
-    await alerter.flush(3_000);
+    await keepingProcessAlive(alerter.flush(ALERT_FLUSH_MS), ALERT_FLUSH_MS);
   } catch {
     // Alerts are best effort; the config error itself is already on stderr.
+  }
+}
+
+/**
+ * The alerter's timers are unref'd (they must never hold a running gateway open), so while only a
+ * flush is pending Node would see an empty event loop and exit with code 13 before our own exit
+ * code. A plain timer keeps the process alive for the flush's deadline.
+ */
+async function keepingProcessAlive<T>(work: Promise<T>, deadlineMs: number): Promise<T> {
+  const keepAlive = setTimeout(() => {}, deadlineMs + 500);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(keepAlive);
   }
 }
 

@@ -140,3 +140,11 @@ t.test('SIGTERM past the grace period answers nothing and the update is handled 
   t.equal(await second.exited, 0);
   t.equal(fake.sent.length, 1, 'answered exactly once');
 });
+
+t.test('a config error still exits 78 when the Discord alert cannot be delivered', async (t) => {
+  const dir = t.testdir({});
+  const p = startGatewayProcess({ TELEGRAM_BOT_TOKEN: 'bad', DISCORD_WEBHOOK_URL: 'http://127.0.0.1:9/api/webhooks/1/unreachable-token' }, dir);
+  t.equal(await p.exited, 78);
+  t.match(p.stderr(), /TELEGRAM_BOT_TOKEN: must look like/);
+  t.notMatch(p.stderr() + p.stdout(), 'unreachable-token');
+});
