@@ -26,6 +26,7 @@ import type { SendRateLimits } from '../telegram/rate-limiter.js';
 import { ApprovalService } from './approvals.js';
 import { createUpdateHandler } from './handle-update.js';
 import { HealthAlerts } from './health-alerts.js';
+import { redactingRunner } from './redacting-runner.js';
 
 /** How often the inbox backlog is compared with its alert threshold. */
 const BACKLOG_CHECK_MS = 15_000;
@@ -138,9 +139,10 @@ export class Gateway {
   private async run(): Promise<void> {
     const { config, logger } = this;
     await this.verifyBotToken();
+    const skills = redactingRunner(this.skills, this.redact);
     const approvals = new ApprovalService({
       api: this.api,
-      runner: this.skills,
+      runner: skills,
       dataDir: config.dataDir,
       ttlSeconds: config.approvalTtlS,
       logger,
@@ -153,7 +155,7 @@ export class Gateway {
       allowedUserIds: config.telegram.allowedUserIds,
       api: this.api,
       router: this.router,
-      skills: this.skills,
+      skills,
       approvals,
       audit,
       alerter: this.alerter,

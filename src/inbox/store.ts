@@ -140,7 +140,8 @@ export class InboxStore {
     let db: Database.Database | undefined;
     let store: InboxStore | undefined;
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
+      // 0700: the inbox holds every message's full text.
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');

@@ -253,7 +253,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     this.logger[level](
       {
         skill: result.skill,
-        args,
+        args: argsForLog(args),
         pid: result.pid,
         exitCode: result.exitCode,
         signal: result.signal,
@@ -286,3 +286,11 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     fs.rmSync(this.privateRoot, { recursive: true, force: true });
   }
 }
+
+/** Arguments as logged: whole when small, else a preview (a 5 MB argument must not make a 5 MB line). */
+function argsForLog(args: unknown): unknown {
+  const json = JSON.stringify(args) ?? '';
+  return json.length <= LOGGED_ARGS_MAX_CHARS ? args : `${json.slice(0, LOGGED_ARGS_MAX_CHARS)}… (${json.length} chars)`;
+}
+
+const LOGGED_ARGS_MAX_CHARS = 2000;

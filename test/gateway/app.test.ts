@@ -21,6 +21,11 @@ def write_note(path: str, text: str = "hello") -> str:
 @skill("Say hello.")
 def hello() -> str:
     return "hello from python"
+
+@skill("Print the contents of leak.txt.")
+def leak() -> str:
+    with open("leak.txt") as f:
+        return f.read()
 `;
 
 async function freePort(): Promise<number> {
@@ -122,6 +127,12 @@ t.test('a whole gateway in one process: approvals, readiness, metrics, audit', a
       if (!listed.includes('moon_time')) await new Promise((r) => setTimeout(r, 200));
     }
     t.match(listed, /moon_time/);
+  });
+
+  t.test('a skill that prints a configured secret has it redacted before it reaches the chat', async (t) => {
+    fs.writeFileSync(path.join(dir, 'workspace/leak.txt'), `token=${TEST_TOKEN} secret=${TEST_SECRET}`);
+    const reply = await say('/run leak');
+    t.equal(reply.text, 'token=[REDACTED] secret=[REDACTED]');
   });
 
   t.test('secrets never reached the log', async (t) => {
