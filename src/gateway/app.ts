@@ -63,6 +63,7 @@ export class Gateway {
   private webhookRegistered: boolean | undefined;
   private stopped: Promise<void> | undefined;
   private backlogTimer: NodeJS.Timeout | undefined;
+  private botUsername: string | undefined;
 
   private constructor(
     readonly config: Config,
@@ -153,6 +154,7 @@ export class Gateway {
     this.backlogTimer = setInterval(() => health.backlog(this.store.pendingCount()), BACKLOG_CHECK_MS).unref();
     const handler = createUpdateHandler({
       allowedUserIds: config.telegram.allowedUserIds,
+      botUsername: this.botUsername,
       api: this.api,
       router: this.router,
       skills,
@@ -191,6 +193,7 @@ export class Gateway {
   private async verifyBotToken(): Promise<void> {
     try {
       const me = await this.api.getMe();
+      this.botUsername = me.username;
       this.logger.info({ bot: me.username }, `Connection verified with the Telegram Bot API: @${me.username}`);
     } catch (err) {
       if (err instanceof TelegramApiError && (err.errorCode === 401 || err.errorCode === 404)) {

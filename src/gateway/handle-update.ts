@@ -37,6 +37,8 @@ class ReplyRejected extends Error {}
 
 export interface UpdateHandlerDeps {
   allowedUserIds: ReadonlySet<number>;
+  /** This bot's username (from getMe): `/cmd@other_bot` in a group is not for us. */
+  botUsername?: string;
   api: ReplySender;
   router: IntentRouter;
   skills: SkillRunner;
@@ -129,6 +131,11 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
         },
       };
       const command = parseCommand(text);
+      if (command?.mention && deps.botUsername && command.mention.toLowerCase() !== deps.botUsername.toLowerCase()) {
+        logger.debug({ updateId, mention: command.mention }, 'Command addressed to another bot; ignored');
+        audit.outcome = 'ignored';
+        return;
+      }
       audit.route = command ? `command:/${command.name}` : deps.router.kind;
       logger.info({ updateId, route: audit.route }, 'Message routed');
       if (!command && deps.router.kind === 'llm') startTyping();

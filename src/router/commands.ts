@@ -6,12 +6,15 @@ import type { IntentRouter, RouteContext, RouteReply } from './types.js';
 export interface ParsedCommand {
   name: string;
   rest: string;
+  /** The bot named in `/cmd@bot_name`, if any (in groups, a command may be for another bot). */
+  mention?: string;
 }
 
-/** `/run@my_bot x {}` -> { name: 'run', rest: 'x {}' }; undefined when text is no command. */
+/** `/run@my_bot x {}` -> { name: 'run', rest: 'x {}', mention: 'my_bot' }; undefined when text is no command. */
 export function parseCommand(text: string): ParsedCommand | undefined {
-  const m = /^\/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?:\s+([\s\S]*))?$/.exec(text.trim());
-  return m ? { name: m[1]!.toLowerCase(), rest: (m[2] ?? '').trim() } : undefined;
+  const m = /^\/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text.trim());
+  if (!m) return undefined;
+  return { name: m[1]!.toLowerCase(), rest: (m[3] ?? '').trim(), ...(m[2] ? { mention: m[2] } : {}) };
 }
 
 /**

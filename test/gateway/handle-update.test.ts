@@ -43,6 +43,7 @@ async function setup(t: TestContext, options: { shutdownSignal?: AbortSignal } =
   const approvals: Array<{ skill: string }> = [];
   const handler = createUpdateHandler({
     allowedUserIds: new Set([OWNER.id]),
+    botUsername: 'skillgate_demo_bot',
     api,
     router: new RuleRouter(),
     skills,
@@ -214,4 +215,13 @@ t.test('work cut short by shutdown sends nothing and throws, so the update stays
   await t.rejects(s.handle(s.fake.textUpdate(OWNER, '/whoami')), { code: 'SG_SHUTTING_DOWN' });
   t.equal(s.fake.sent.length, 0);
   t.equal(s.replied(), 0);
+});
+
+t.test('a command addressed to another bot is ignored; one addressed to us is answered', async (t) => {
+  const s = await setup(t);
+  await s.handle(s.fake.textUpdate(OWNER, '/whoami@someone_elses_bot'));
+  t.equal(s.fake.sent.length, 0);
+  t.equal(s.audits[0]?.outcome, 'ignored');
+  await s.handle(s.fake.textUpdate(OWNER, '/whoami@SkillGate_Demo_Bot'));
+  t.match(s.fake.sent[0]?.text, /111/);
 });
