@@ -1,15 +1,15 @@
+/**
+ * `npm start`: configuration from the environment and `.env`, then the gateway until a signal.
+ * Exit codes: 0 after a clean shutdown, 78 for configuration problems, 1 for anything else.
+ */
 import closeWithGrace from 'close-with-grace';
 import { DiscordAlerter } from './alerts/discord.js';
 import { loadConfig, loadEnvKeys, readEnv, type Config } from './config/index.js';
 import { ConfigError, EXIT_CONFIG, PortInUseError, SkillgateError } from './errors.js';
 import { Gateway } from './gateway/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { createRedactor } from './observability/redact.js';
+import { createRedactor, type Redactor } from './observability/redact.js';
 
-/**
- * `npm start`: configuration from the environment and `.env`, then the gateway until a signal.
- * Exit codes: 0 after a clean shutdown, 78 for configuration problems, 1 for anything else.
- */
 /** How long a start failure waits for its Discord alert. */
 const ALERT_FLUSH_MS = 3_000;
 
@@ -77,11 +77,9 @@ async function exitWithStartupError(err: unknown, logger: Logger, config: Config
   else logger.fatal({ err }, `Start failed: ${message}`);
   const line = err instanceof PortInUseError || err instanceof ConfigError ? message : `Start failed: ${message}`;
   process.stderr.write(`${createRedactor(config.secrets)(line)}\n`);
-  const alert = config.discordWebhookUrl
-    ? new DiscordAlerter({ url: config.discordWebhookUrl, logger, redact: createRedactor(config.secrets) })
-    : undefined;
-  alert?.alert(`Gateway did not start: ${message}`);
-  if (alert) await keepingProcessAlive(alert.flush(ALERT_FLUSH_MS), ALERT_FLUSH_MS);
+  if (config.discordWebhookUrl) {
+    await alertAndFlush(config.discordWebhookUrl, `Gateway did not start: ${message}`, logger, createRedactor(config.secrets));
+  }
   process.exit(code);
 }
 
@@ -89,13 +87,18 @@ async function alertBestEffort(env: Record<string, string | undefined>, text: st
   try {
     const { DISCORD_WEBHOOK_URL: url } = loadEnvKeys(env, ['DISCORD_WEBHOOK_URL']);
     if (!url) return;
-    const logger = createLogger({ level: 'silent', redact: createRedactor([url]) });
-    const alerter = new DiscordAlerter({ url, logger, redact: createRedactor([url]) });
-    alerter.alert(text);
-    await keepingProcessAlive(alerter.flush(ALERT_FLUSH_MS), ALERT_FLUSH_MS);
+    const redact = createRedactor([url]);
+    await alertAndFlush(url, text, createLogger({ level: 'silent', redact }), redact);
   } catch {
     // Alerts are best effort; the config error itself is already on stderr.
   }
+}
+
+/** Sends one start-failure alert and waits (bounded) for it to go out. */
+async function alertAndFlush(url: string, text: string, logger: Logger, redact: Redactor): Promise<void> {
+  const alerter = new DiscordAlerter({ url, logger, redact });
+  alerter.alert(text);
+  await keepingProcessAlive(alerter.flush(ALERT_FLUSH_MS), ALERT_FLUSH_MS);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import type { Redactor } from '../observability/redact.js';
-import { jitteredBackoff } from '../telegram/api-client.js';
+import { jitteredBackoff } from '../backoff.js';
 
 /**
  * One Discord webhook POST with bounded retries: the transport under both the gateway's

@@ -67,10 +67,7 @@ export class DiscordAlerter implements Alerter {
   private closed = false;
 
   constructor(private readonly options: DiscordAlerterOptions) {
-    const parsed = safeUrl(options.url);
-    // The webhook token is the URL's last segment; redact it even if the caller's redactor does not know it.
-    const own = createRedactor([options.url, parsed.pathname.split('/').filter(Boolean).pop() ?? '']);
-    this.redact = (text) => own(options.redact(text));
+    this.redact = webhookRedactor(options.url, options.redact);
     this.windowMs = options.coalesceWindowMs ?? 60_000;
     this.maxQueue = options.maxQueue ?? 100;
     this.now = options.now ?? Date.now;
@@ -225,15 +222,19 @@ export interface SendOnceOptions {
 }
 
 /** One alert, awaited, for `npm run alert`: same payload, limits and redaction as the gateway. */
+/** The webhook token is the URL's last segment: redacted even when the caller's redactor does not know it. */
+function webhookRedactor(url: string, outer?: Redactor): Redactor {
+  const own = createRedactor([url, safeUrl(url).pathname.split('/').filter(Boolean).pop() ?? '']);
+  return outer ? (text) => own(outer(text)) : own;
+}
+
 export async function sendDiscordAlertOnce(url: string, text: string, options: SendOnceOptions = {}): Promise<DeliveryResult> {
-  let parsed: URL;
   try {
-    parsed = safeUrl(url);
+    safeUrl(url);
   } catch (err) {
     return { ok: false, attempts: 0, reason: (err as Error).message };
   }
-  const own = createRedactor([url, parsed.pathname.split('/').filter(Boolean).pop() ?? '']);
-  const redact: Redactor = (s) => own(options.redact ? options.redact(s) : s);
+  const redact = webhookRedactor(url, options.redact);
   return deliverToDiscord(url, redact(text), {
     dispatcher: options.dispatcher,
     timeoutMs: options.timeoutMs ?? 10_000,

@@ -197,7 +197,7 @@ export class Gateway {
       this.logger.info({ bot: me.username }, `Connection verified with the Telegram Bot API: @${me.username}`);
     } catch (err) {
       if (err instanceof TelegramApiError && (err.errorCode === 401 || err.errorCode === 404)) {
-        throw new ConfigError(['TELEGRAM_BOT_TOKEN: was rejected by Telegram (401 Unauthorized); copy the token from @BotFather again']);
+        throw new ConfigError([`TELEGRAM_BOT_TOKEN: was rejected by Telegram (${err.errorCode} ${err.errorCode === 401 ? 'Unauthorized' : 'Not Found'}); copy the token from @BotFather again`]);
       }
       // Telegram unreachable right now: start anyway, replies retry on their own.
       this.logger.warn({ err: (err as Error).message }, 'Could not reach the Telegram Bot API at start; continuing');
@@ -217,7 +217,6 @@ export class Gateway {
         intake: this.store,
         chatIdOf,
         isClosing: () => this.closing,
-        onAccepted: () => dispatcher.notify(),
         metrics: this.metrics,
       },
     });
@@ -305,7 +304,7 @@ async function listenOrExplain(app: FastifyInstance, host: string, port: number)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(host, port);
     if ((err as NodeJS.ErrnoException).code === 'EACCES') {
-      throw new SkillgateError('SG_PORT_IN_USE', `No permission to listen on ${host}:${port}; use a port above 1023 or a reverse proxy`);
+      throw new SkillgateError('SG_PORT_FORBIDDEN', `No permission to listen on ${host}:${port}; use a port above 1023 or a reverse proxy`);
     }
     throw err;
   }

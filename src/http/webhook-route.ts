@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AcceptResult } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { updateEnvelopeSchema } from '../telegram/update-schema.js';
@@ -13,7 +14,7 @@ const FAILED_SECRET_LIMIT = 20;
 const FAILED_SECRET_WINDOW_MS = 60_000;
 const RETRY_AFTER_SECONDS = 5;
 
-export type AcceptResult = 'accepted' | 'duplicate' | 'full';
+export type { AcceptResult };
 
 /** Where accepted updates go: the durable inbox. Resolves only once the update is on disk. */
 export interface UpdateIntake {

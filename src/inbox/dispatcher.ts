@@ -127,10 +127,7 @@ export class InboxDispatcher {
     this.unsubscribe?.();
     clearInterval(this.rescanTimer);
     this.lanes.clearTimers();
-    if (this.inFlight.size === 0) return;
-    const grace = new AbortController();
-    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(graceMs, undefined, { signal: grace.signal }).catch(() => {})]);
-    grace.abort();
+    await this.settle(graceMs);
     if (this.inFlight.size > 0) {
       this.options.logger.warn(
         { running: this.inFlight.size, graceMs },
@@ -140,8 +137,8 @@ export class InboxDispatcher {
   }
 
   /**
-   * Waits up to `ms` for the handlers still running to settle (after `stop`, once shutdown has
-   * cancelled their work), so their last store writes land before the store is closed.
+   * Waits up to `ms` for the handlers still running to settle. Also used after `stop`, once
+   * shutdown has cancelled their work, so their last store writes land before the store closes.
    */
   async settle(ms: number): Promise<void> {
     if (this.inFlight.size === 0) return;

@@ -18,7 +18,7 @@ export interface OpenUpdate {
   seq: number;
   updateId: number;
   chatId: number | null;
-  state: 'accepted' | 'processing' | 'replied';
+  state: Exclude<UpdateState, 'done' | 'failed'>;
   attempts: number;
   /** Epoch ms before which a retry must not start (0: now). */
   nextAttemptAt: number;

@@ -37,12 +37,6 @@ export interface LlmRouterOptions {
 
 type ToolMessage = Extract<HistoryMessage, { role: 'tool' }>;
 
-/**
- * Free text goes to an OpenAI-compatible model with the skill registry as tools. Each tool call
- * goes through `ctx.runSkill` (validation, approval gate, executor) and its output returns to the
- * model as an untrusted `tool` message; the loop ends with the model's text answer or at the step
- * cap. Every failure becomes a short apology to the user: the router never throws.
- */
 /** Tool calls run per model step; the rest of a larger batch get an error back. */
 export const MAX_TOOL_CALLS_PER_STEP = 8;
 
@@ -51,6 +45,12 @@ interface TurnLimits {
   approvalAsked: boolean;
 }
 
+/**
+ * Free text goes to an OpenAI-compatible model with the skill registry as tools. Each tool call
+ * goes through `ctx.runSkill` (validation, approval gate, executor) and its output returns to the
+ * model as an untrusted `tool` message; the loop ends with the model's text answer or at the step
+ * cap. Every failure becomes a short apology to the user: the router never throws.
+ */
 export class LlmRouter implements IntentRouter {
   readonly kind = 'llm' as const;
   private readonly client: OpenAI;

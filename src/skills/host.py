@@ -8,7 +8,8 @@ src/skills/*.ts, never by hand:
   host.py serve    CONFIG_JSON   warm host (the zygote): bind the socket, import the skills once
                                  (but CONFIG_JSON's "exclude" files; {"t": "importing", "file": F}
                                  on stdout before each, F null after the last), write
-                                 {"t": "ready", ...}, then fork one skill process per connection
+                                 {"t": "ready", ...}, then one fresh skill process per connection
+                                 (a spare is forked ahead of its call: skillgate_host/spawner.py)
   host.py call     CONFIG_JSON   cold: one request on stdin, frames on stdout
 
 CONFIG_JSON holds paths and limits only (never a secret, never user data). One call speaks

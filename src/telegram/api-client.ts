@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, FormData, request, type Dispatcher } from 'undici';
+import { jitteredBackoff } from '../backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Redactor } from '../observability/redact.js';
@@ -213,18 +214,14 @@ export class TelegramApi {
   private retryDelayMs(err: unknown, attempt: number): number | undefined {
     if (err instanceof TelegramApiError) {
       if (err.errorCode === 429) return Math.min(err.retryAfterSeconds ?? 1, RETRY_AFTER_CAP_S) * 1000;
-      if (err.errorCode >= 500) return jitteredBackoff(attempt);
+      if (err.errorCode >= 500) return jitteredBackoff(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
       return undefined;
     }
-    if (err instanceof TelegramNetworkError) return jitteredBackoff(attempt);
+    if (err instanceof TelegramNetworkError) return jitteredBackoff(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
     return undefined;
   }
 }
 
-/** "Full jitter" exponential backoff: spreads retries of many clients apart. */
-export function jitteredBackoff(attempt: number, baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS): number {
-  return Math.round(Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1)));
-}
 
 /** JSON for ordinary calls; multipart when a file (the webhook certificate) is attached. */
 function encodeBody(params: object): { body: string | FormData; headers?: Record<string, string> } {

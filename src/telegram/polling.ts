@@ -3,7 +3,7 @@ import type { Alerter } from '../alerts/alerter.js';
 import { chatIdOf } from '../inbox/chat-id.js';
 import type { AcceptResult, InboxStore } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
-import { jitteredBackoff } from './api-client.js';
+import { jitteredBackoff } from '../backoff.js';
 import { TelegramApiError } from './errors.js';
 
 export interface UpdatesSource {

@@ -31,6 +31,5 @@ export const updateSchema = z.looseObject({
   callback_query: callbackQuerySchema.optional(),
 });
 
-export type TelegramUpdate = z.infer<typeof updateSchema>;
 export type IncomingMessage = z.infer<typeof messageSchema>;
 export type CallbackQuery = z.infer<typeof callbackQuerySchema>;

@@ -7,5 +7,7 @@ A package with a name no skill file will take, because SKILLS_DIR is on sys.path
   isolation     discovery with each file imported in a child of its own (survives any file)
   skill_process what runs inside the forked skill process (limits, stdio, the call itself)
   reaper        killing a call's process group and its strays, collecting exit statuses
+  call          one call as the supervisor tracks it (channel, process, output)
+  spawner       forking skill processes, and the warm host's spare forked ahead of its call
   supervisor    the single-threaded event loop that runs calls (warm host and cold call alike)
 """
