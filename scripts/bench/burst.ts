@@ -1,6 +1,5 @@
 import { FakeTelegram } from '../../test/fakes/telegram.js';
-import type { BenchContext } from './context.js';
-import { freshDataDir } from './fixtures.js';
+import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway, type RunningGateway } from './gateway-process.js';
 import { sleep } from './net.js';
 import { BASE_USER_ID, BENCH_TOKEN, burstIdOf, burstText, telegramUpdate } from './payload.js';
@@ -33,8 +32,7 @@ export interface BurstResults {
 export async function benchBurst(ctx: BenchContext): Promise<BurstResults> {
   const { burstUpdates: total, burstChats: chats, burstConcurrency: concurrency } = ctx.profile;
   const telegram = await FakeTelegram.start({ token: BENCH_TOKEN });
-  const dataDir = await freshDataDir(ctx.tmp, 'burst');
-  const spec = { repoRoot: ctx.repoRoot, baseEnv: ctx.baseEnv, nodeArgs: ctx.gatewayNodeArgs, tls: ctx.tls, dataDir, ...ctx.dirs, telegramApiBase: telegram.apiBase, allowedUsers: chats };
+  const spec = await gatewaySpec(ctx, 'burst', telegram.apiBase, { allowedUsers: chats });
   const update = (id: number) => telegramUpdate({ updateId: id, userId: BASE_USER_ID + (id % chats), text: burstText(id) });
   const acked = new Set<number>();
   let gateway: RunningGateway | undefined;

@@ -1,4 +1,5 @@
-import type { BenchDirs } from './fixtures.js';
+import { freshDataDir, type BenchDirs } from './fixtures.js';
+import type { GatewaySpec } from './gateway-process.js';
 import type { TlsFiles } from './net.js';
 import type { ChildProcesses } from './processes.js';
 import type { BenchProfile } from './profile.js';
@@ -18,4 +19,23 @@ export interface BenchContext {
   gatewayNodeArgs: string[];
   /** Progress lines go to stderr, so stdout holds only the result table. */
   progress(line: string): void;
+}
+
+/** A gateway child's spec on a fresh DATA_DIR named `name`, from what every benchmark shares. */
+export async function gatewaySpec(
+  ctx: BenchContext,
+  name: string,
+  telegramApiBase: string,
+  extra: Partial<GatewaySpec> = {},
+): Promise<GatewaySpec> {
+  return {
+    repoRoot: ctx.repoRoot,
+    baseEnv: ctx.baseEnv,
+    nodeArgs: ctx.gatewayNodeArgs,
+    tls: ctx.tls,
+    dataDir: await freshDataDir(ctx.tmp, name),
+    ...ctx.dirs,
+    telegramApiBase,
+    ...extra,
+  };
 }

@@ -1,7 +1,6 @@
 import { FakeOpenAI } from '../../test/fakes/openai.js';
 import { FakeTelegram } from '../../test/fakes/telegram.js';
-import type { BenchContext } from './context.js';
-import { freshDataDir } from './fixtures.js';
+import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway } from './gateway-process.js';
 import { BASE_USER_ID, BENCH_TOKEN, telegramUpdate } from './payload.js';
 import { percentiles, type Percentiles } from './stats.js';
@@ -51,16 +50,7 @@ async function roundTrips(
   env: Record<string, string>,
   expected: string,
 ): Promise<RoundTrips> {
-  const gateway = await startGateway(ctx.procs, {
-    repoRoot: ctx.repoRoot,
-    baseEnv: ctx.baseEnv,
-    nodeArgs: ctx.gatewayNodeArgs,
-    tls: ctx.tls,
-    dataDir: await freshDataDir(ctx.tmp, name),
-    ...ctx.dirs,
-    telegramApiBase: telegram.apiBase,
-    env,
-  });
+  const gateway = await startGateway(ctx.procs, await gatewaySpec(ctx, name, telegram.apiBase, { env }));
   const client = new WebhookClient(gateway.webhookUrl, ctx.tls.cert, 1);
   try {
     const total: number[] = [];

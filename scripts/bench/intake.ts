@@ -1,6 +1,5 @@
 import path from 'node:path';
-import type { BenchContext } from './context.js';
-import { freshDataDir } from './fixtures.js';
+import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway } from './gateway-process.js';
 import { LoadDriver, type LoadResult } from './load.js';
 import { freePort } from './net.js';
@@ -98,16 +97,7 @@ async function withSkillgate<T>(
   });
   try {
     const [, apiBase] = await telegram.waitForLine(/^LISTENING (\S+)$/m, 20_000);
-    const gateway = await startGateway(ctx.procs, {
-      repoRoot: ctx.repoRoot,
-      baseEnv: ctx.baseEnv,
-      nodeArgs: ctx.gatewayNodeArgs,
-      tls: ctx.tls,
-      dataDir: await freshDataDir(ctx.tmp, name),
-      ...ctx.dirs,
-      telegramApiBase: apiBase!,
-      env: { INBOX_MAX_PENDING: '10000000' },
-    });
+    const gateway = await startGateway(ctx.procs, await gatewaySpec(ctx, name, apiBase!, { env: { INBOX_MAX_PENDING: '10000000' } }));
     try {
       return await run(gateway.webhookUrl, gateway.child, telegram);
     } finally {

@@ -1,7 +1,6 @@
 import { FakeTelegram } from '../../test/fakes/telegram.js';
 import { treeRssBytes } from '../../src/skills/warm-host.js';
-import type { BenchContext } from './context.js';
-import { freshDataDir } from './fixtures.js';
+import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway } from './gateway-process.js';
 import { sleep } from './net.js';
 import { BENCH_TOKEN } from './payload.js';
@@ -29,15 +28,7 @@ export async function benchStartup(ctx: BenchContext): Promise<StartupResults> {
   try {
     for (let i = 0; i < ctx.profile.startupRuns; i++) {
       ctx.progress(`startup: run ${i + 1} of ${ctx.profile.startupRuns}`);
-      const gateway = await startGateway(ctx.procs, {
-        repoRoot: ctx.repoRoot,
-        baseEnv: ctx.baseEnv,
-        nodeArgs: ctx.gatewayNodeArgs,
-        tls: ctx.tls,
-        dataDir: await freshDataDir(ctx.tmp, `startup-${i}`),
-        ...ctx.dirs,
-        telegramApiBase: telegram.apiBase,
-      });
+      const gateway = await startGateway(ctx.procs, await gatewaySpec(ctx, `startup-${i}`, telegram.apiBase));
       try {
         runs.push(Math.round(gateway.readyMs));
         if (i === 0) {
