@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Waiters } from './waiters.js';
 
 /**
  * A loopback imitation of a Discord webhook (POST /api/webhooks/:id/:token): 204 on success,
@@ -28,7 +29,7 @@ export interface ReceivedAlert {
 export class FakeDiscord {
   readonly received: ReceivedAlert[] = [];
   private readonly answers: DiscordAnswer[] = [];
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters('FakeDiscord');
   private readonly hanging = new Set<http.ServerResponse>();
 
   private constructor(
@@ -61,24 +62,9 @@ export class FakeDiscord {
   }
 
   waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        done();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`FakeDiscord: timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-    });
+    return this.waiters.waitFor(predicate, timeoutMs, what);
   }
+
 
   async close(): Promise<void> {
     for (const res of this.hanging) res.destroy();
@@ -125,6 +111,6 @@ export class FakeDiscord {
   }
 
   private notify(): void {
-    for (const check of [...this.waiters]) check();
+    this.waiters.check();
   }
 }

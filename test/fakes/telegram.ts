@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
+import { Waiters } from './waiters.js';
 
 /**
  * A loopback imitation of the Telegram Bot API, honest about the parts the gateway relies on:
@@ -46,7 +47,7 @@ export class FakeTelegram {
   private readonly faults = new Map<string, Fault[]>();
   private readonly queue: Array<Record<string, unknown>> = [];
   private readonly pollers = new Set<() => void>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters('FakeTelegram');
   private messageId = 1;
   private nextUpdate = 1;
   private deliveryAgent: Agent | undefined;
@@ -81,24 +82,9 @@ export class FakeTelegram {
 
   /** Resolves when `predicate` holds (checked after every call), or rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`FakeTelegram: timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-    });
+    return this.waiters.waitFor(predicate, timeoutMs, what);
   }
+
 
   /** Waits until at least `count` messages were sent (optionally to one chat). */
   waitForMessages(count: number, timeoutMs = 10_000, chatId?: number) {
@@ -180,7 +166,7 @@ export class FakeTelegram {
       const [status, body] = await this.dispatch(method, params);
       reply(res, status, body);
     } finally {
-      for (const check of [...this.waiters]) check();
+      this.waiters.check();
     }
   }
 
