@@ -43,6 +43,7 @@ export interface ChatHistoryOptions {
 }
 
 export class ChatHistory {
+  private dirReady = false;
   private readonly dir: string;
 
   constructor(private readonly options: ChatHistoryOptions) {
@@ -70,11 +71,19 @@ export class ChatHistory {
     return [];
   }
 
-  /** Appends a finished turn and writes the trimmed result atomically (temp file, fsync, rename). */
-  async append(chatId: number, messages: readonly HistoryMessage[]): Promise<void> {
+  /**
+   * Appends a finished turn and writes the trimmed result atomically (temp file, fsync, rename).
+   * `previous` is the history as loaded at the start of the turn, when the caller has it: a chat
+   * runs one update at a time, so it is still current and need not be read again.
+   */
+  async append(chatId: number, messages: readonly HistoryMessage[], previous?: readonly HistoryMessage[]): Promise<void> {
     if (this.options.maxMessages === 0 || this.options.maxChars === 0) return;
-    const kept = trimHistory([...(await this.load(chatId)), ...messages], this.options.maxMessages, this.options.maxChars);
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const before = previous ?? (await this.load(chatId));
+    const kept = trimHistory([...before, ...messages], this.options.maxMessages, this.options.maxChars);
+    if (!this.dirReady) {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      this.dirReady = true;
+    }
     const file = this.fileOf(chatId);
     const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
     const handle = await open(temp, 'w', 0o600);

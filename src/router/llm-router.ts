@@ -99,7 +99,7 @@ export class LlmRouter implements IntentRouter {
           const answer = message.content?.trim() || message.refusal?.trim() || '';
           const text = !answer ? REPLIES.empty : finalStep ? `${answer}\n\n(${REPLIES.stepCap(this.config.maxSteps)})` : answer;
           turn.push({ role: 'assistant', content: text });
-          await this.remember(ctx.chatId, turn);
+          await this.remember(ctx.chatId, turn, history);
           return { text, skills: [...ran] };
         }
         if (finalStep) break;
@@ -110,7 +110,7 @@ export class LlmRouter implements IntentRouter {
       const text = REPLIES.stepCap(this.config.maxSteps);
       this.log.warn({ chatId: ctx.chatId, maxSteps: this.config.maxSteps }, 'LLM tool loop cut at the step cap');
       turn.push({ role: 'assistant', content: text });
-      await this.remember(ctx.chatId, turn);
+      await this.remember(ctx.chatId, turn, history);
       return { text, skills: [...ran] };
     } catch (err) {
       const failure =
@@ -233,9 +233,9 @@ export class LlmRouter implements IntentRouter {
   }
 
   /** Memory is best effort: a full disk must not cost the user their answer. */
-  private async remember(chatId: number, turn: HistoryMessage[]): Promise<void> {
+  private async remember(chatId: number, turn: HistoryMessage[], previous: HistoryMessage[]): Promise<void> {
     try {
-      await this.history.append(chatId, turn);
+      await this.history.append(chatId, turn, previous);
     } catch (err) {
       this.log.warn({ chatId, err }, 'could not save chat history; the conversation continues without it');
     }
