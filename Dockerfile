@@ -35,10 +35,12 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# src/ and scripts/ are for the CLIs (run by tsx from source); the server runs dist/.
+# src/, scripts/ and fakes/ are for the CLIs (run by tsx from source); the server runs dist/.
 COPY package.json ./
 COPY src ./src
 COPY scripts ./scripts
+# The loopback fakes of Telegram, OpenAI and Discord: `npm run demo` and `npm run bench` use them.
+COPY fakes ./fakes
 COPY skills ./skills
 # Bytecode for the skill host package, made once here: the image is read-only at run time and a
 # cold skill call would otherwise recompile the host on every call.

@@ -18,8 +18,8 @@ import { Gateway } from '../src/gateway/app.js';
 import { generateSelfSigned } from '../src/http/self-signed.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRedactor } from '../src/observability/redact.js';
-import { FakeOpenAI } from '../test/fakes/openai.js';
-import { FakeTelegram } from '../test/fakes/telegram.js';
+import { FakeOpenAI } from '../fakes/openai.js';
+import { FakeTelegram } from '../fakes/telegram.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TOKEN = `7000000001:${randomBytes(24).toString('base64url')}`;

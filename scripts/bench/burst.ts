@@ -1,4 +1,4 @@
-import { FakeTelegram } from '../../test/fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway, type RunningGateway } from './gateway-process.js';
 import { sleep } from './net.js';

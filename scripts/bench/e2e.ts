@@ -1,5 +1,5 @@
-import { FakeOpenAI } from '../../test/fakes/openai.js';
-import { FakeTelegram } from '../../test/fakes/telegram.js';
+import { FakeOpenAI } from '../../fakes/openai.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway } from './gateway-process.js';
 import { BASE_USER_ID, BENCH_TOKEN, telegramUpdate } from './payload.js';

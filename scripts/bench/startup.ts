@@ -1,4 +1,4 @@
-import { FakeTelegram } from '../../test/fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { treeRssBytes } from '../../src/skills/warm-host.js';
 import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway } from './gateway-process.js';

@@ -3,7 +3,7 @@ import type { TestContext } from '../helpers/tap.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ALERT_PREFIX, DiscordAlerter, sendDiscordAlertOnce } from '../../src/alerts/discord.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { FakeDiscord } from '../fakes/discord.js';
+import { FakeDiscord } from '../../fakes/discord.js';
 import { captureLogger } from '../helpers/logger.js';
 
 const noRedact = (s: string) => s;

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { loadConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/app.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 import { DECORATOR } from '../skills/helpers.js';
 

@@ -6,7 +6,7 @@ import { ApprovalService } from '../../src/gateway/approvals.js';
 import { createRedactor } from '../../src/observability/redact.js';
 import type { SkillInfo, SkillResult, SkillRunner } from '../../src/skills/types.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { captureLogger, TEST_TOKEN } from '../helpers/logger.js';
 
 const OWNER = 42;

@@ -7,7 +7,7 @@ import { createRedactor } from '../../src/observability/redact.js';
 import { RuleRouter } from '../../src/router/rules.js';
 import type { SkillInfo, SkillResult, SkillRunner } from '../../src/skills/types.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { captureLogger, TEST_TOKEN } from '../helpers/logger.js';
 
 const OWNER = { id: 111, first_name: 'Ada' };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { gatewayEnv, startGatewayProcess, type RunningProcess } from '../helpers/gateway-process.js';
 import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import type { TestContext } from '../helpers/tap.js';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { gatewayEnv, startGatewayProcess } from '../helpers/gateway-process.js';
 import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 import { DECORATOR } from '../skills/helpers.js';

@@ -7,7 +7,7 @@ import type { LlmConfig } from '../../src/router/llm-client.js';
 import { LlmRouter } from '../../src/router/llm-router.js';
 import type { RouteContext } from '../../src/router/types.js';
 import type { SkillInfo, SkillResult } from '../../src/skills/types.js';
-import { FakeOpenAI, type FakeOpenAIOptions } from '../fakes/openai.js';
+import { FakeOpenAI, type FakeOpenAIOptions } from '../../fakes/openai.js';
 import { captureLogger } from '../helpers/logger.js';
 
 /**

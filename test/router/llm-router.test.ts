@@ -2,7 +2,7 @@ import t from 'tap';
 import { REPLIES, SYSTEM_PROMPT } from '../../src/router/llm-prompt.js';
 import { TOOL_OUTPUT_MAX_CHARS } from '../../src/router/llm-tools.js';
 import { MAX_TOOL_CALLS_PER_STEP } from '../../src/router/llm-router.js';
-import type { ChatMessage } from '../fakes/openai.js';
+import type { ChatMessage } from '../../fakes/openai.js';
 import { counterValue, linesWith, setupRouter, standInContext, TEST_API_KEY } from './llm-fixtures.js';
 
 const toolMessages = (messages: ChatMessage[]) => messages.filter((m) => m.role === 'tool');

@@ -4,7 +4,7 @@ import { TelegramApi } from '../../src/telegram/api-client.js';
 import { TelegramApiError, TelegramNetworkError } from '../../src/telegram/errors.js';
 import { createRedactor } from '../../src/observability/redact.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { captureLogger, TEST_TOKEN } from '../helpers/logger.js';
 
 async function setup(t: TestContext, options: { maxAttempts?: number } = {}) {

@@ -3,7 +3,7 @@ import type { InboxStore } from '../../src/inbox/store.js';
 import { createRedactor } from '../../src/observability/redact.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
 import { POLLING_OFFSET_KEY, TelegramPoller, type TelegramPollerOptions } from '../../src/telegram/polling.js';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { captureLogger, TEST_TOKEN } from '../helpers/logger.js';
 import { openStore, recordingAlerter, textUpdate, waitUntil } from '../inbox/helpers.js';
 

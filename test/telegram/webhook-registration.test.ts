@@ -17,7 +17,7 @@ import {
   isSelfSigned,
   webhookUrlProblems,
 } from '../../src/telegram/webhook-registration.js';
-import { FakeTelegram } from '../fakes/telegram.js';
+import { FakeTelegram } from '../../fakes/telegram.js';
 import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,4 +1,4 @@
-import { FakeTelegram } from '../../../test/fakes/telegram.js';
+import { FakeTelegram } from '../../../fakes/telegram.js';
 
 /**
  * FakeTelegram in its own process, for the intake run: the gateway's replies then cost the

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { matchSkill } from '../../src/router/keywords.js';
-import type { SkillInfo, SkillParameters } from '../../src/skills/types.js';
+import { matchSkill } from '../src/router/keywords.js';
+import type { SkillInfo, SkillParameters } from '../src/skills/types.js';
 
 /**
  * A loopback imitation of an OpenAI-compatible server (POST /v1/chat/completions, GET /v1/models),
