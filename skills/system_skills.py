@@ -69,5 +69,11 @@ def check_python_packages():
             continue
         if done.returncode == 0:
             return f"$ {label}\n{done.stdout.strip()}"
-        problems.append(f"{label}: {(done.stderr or done.stdout).strip().splitlines()[-1:] or ['failed']}")
+        problems.append(f"{label}: {_last_line(done.stderr or done.stdout) or f'exited with code {done.returncode}'}.")
     return "Neither uv nor pip is available for this Python (" + sys.executable + "):\n" + "\n".join(problems)
+
+
+def _last_line(text):
+    """The last non-empty line of a tool's output: its error, without the traceback above it."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1].rstrip(".") if lines else ""

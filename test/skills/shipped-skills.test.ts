@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { matchSkill } from '../../src/router/keywords.js';
@@ -37,7 +38,6 @@ t.test('shipped skills', async (t) => {
   });
 
   t.test('read_text_file does not hang on a FIFO and follows links only inside', async (t) => {
-    const { execFileSync } = await import('node:child_process');
     execFileSync('mkfifo', [path.join(workspace, 'pipe')]);
     fs.symlinkSync('notes.txt', path.join(workspace, 'notes-link'));
     t.teardown(() => {
@@ -86,4 +86,16 @@ t.test('shipped skills', async (t) => {
     t.match(result.output, /Load: [\d.]+ [\d.]+ [\d.]+ on \d+ CPUs/);
     t.match(result.output, /Memory: .* available of/);
   });
+});
+
+t.test('check_python_packages without pip says so in a plain sentence, not a Python list', async (t) => {
+  // A real interpreter that has no pip: a venv made --without-pip (system site-packages off).
+  const venv = t.testdir();
+  execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
+  const python = path.join(venv, 'bin/python');
+  const code = 'import sys; sys.path.insert(0, sys.argv[1]); import system_skills; print(system_skills.check_python_packages())';
+  // PATH without uv, so the pip attempt is the only one.
+  const output = execFileSync(python, ['-c', code, SKILLS], { encoding: 'utf8', env: { PATH: path.join(venv, 'bin'), WORKSPACE_DIR: venv } });
+  t.match(output, /^Neither uv nor pip is available for this Python \(.*\):\npython -m pip list: .*No module named pip\.\n$/);
+  t.notMatch(output.trim().split('\n').at(-1), /\[|\]/, 'no brackets of a printed list');
 });
