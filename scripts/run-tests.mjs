@@ -1,31 +1,31 @@
 #!/usr/bin/env node
-// Runs the tap suite with the TAP reporter and ends with one plain line, `N passed, N failed`,
-// which CI reads (tap's own summary is not in that form). Passing assertions are folded away;
-// every failure is printed with its diagnostics. Exit code: tap's, or 1 when anything failed.
+// Runs the tap suite with the TAP reporter and ends with one plain line,
+// `N passed, N failed, N skipped`, which CI reads (tap's own summary is not in that form).
+// Passing assertions are folded away; every failure is printed with its diagnostics, and every
+// skipped or todo test with its reason (a todo counts as skipped). Exit code 0 only when nothing
+// failed; see scripts/test-summary.mjs for what counts as a failure.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { formatSkip, TapSummary } from './test-summary.mjs';
 
-const tapBin = new URL('../node_modules/tap/dist/esm/run.mjs', import.meta.url);
-const child = spawn(process.execPath, [tapBin.pathname, '--reporter=tap', ...process.argv.slice(2)], {
+const tapBin = fileURLToPath(new URL('../node_modules/tap/dist/esm/run.mjs', import.meta.url));
+const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...process.argv.slice(2)], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 
-let summary;
-let inFailure = -1; // indentation of the `not ok` whose diagnostics are being printed
+const summary = new TapSummary();
 const rl = createInterface({ input: child.stdout });
 rl.on('line', (line) => {
-  const indent = line.length - line.trimStart().length;
-  const body = line.trimStart();
-  const m = /^# \{ total: (\d+), pass: (\d+)(?:, fail: (\d+))?/.exec(line);
-  if (m) summary = { total: +m[1], pass: +m[2], fail: +(m[3] ?? 0) };
-  if (body.startsWith('not ok')) inFailure = indent;
-  else if (inFailure >= 0 && indent <= inFailure && !body.startsWith('---') && !body.startsWith('...')) inFailure = -1;
-  if (indent === 0 || inFailure >= 0 || body.startsWith('# Subtest: test/')) console.log(line);
+  if (summary.push(line)) console.log(line);
 });
 
 child.on('close', (code, signal) => {
-  const pass = summary?.pass ?? 0;
-  const fail = summary ? summary.fail || summary.total - summary.pass : 1;
-  console.log(`${pass} passed, ${fail} failed`);
-  process.exit(code === 0 && fail === 0 && summary ? 0 : code || 1);
+  const result = summary.result(code ?? (signal ? 1 : 0));
+  console.log('');
+  for (const skip of result.skips) console.log(formatSkip(skip));
+  for (const failure of result.failures) console.log(`fail: ${failure}`);
+  for (const problem of result.problems) console.log(`fail: ${problem}`);
+  console.log(result.line);
+  process.exit(result.failed === 0 ? 0 : 1);
 });
