@@ -78,6 +78,10 @@ t.test('docker-compose.yml runs the gateway with TLS=off behind Caddy, trusting 
   t.match(caddy.image, /^caddy:2/);
   t.ok(caddy.volumes?.some((v) => v.startsWith('./deploy/Caddyfile:/etc/caddy/Caddyfile')));
   t.same(caddy.depends_on, { skillgate: { condition: 'service_healthy' } });
+  const tunnel = compose.services.cloudflared as { profiles?: string[]; environment?: Record<string, string>; networks?: string[] } | undefined;
+  t.same(tunnel?.profiles, ['cloudflared'], 'Cloudflare Tunnel (behind NAT) only with --profile cloudflared');
+  t.equal(tunnel?.environment?.TUNNEL_TOKEN, '${CLOUDFLARE_TUNNEL_TOKEN:-}', 'its token from .env, not in the file');
+  t.same(tunnel?.networks, ['edge'], 'on the network TRUST_PROXY names');
 });
 
 t.test('the Caddyfile forwards only POST WEBHOOK_PATH to the gateway and answers 404 otherwise', async (t) => {
