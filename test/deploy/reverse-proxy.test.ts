@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { TestContext } from '../helpers/tap.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
 import type { AcceptResult } from '../../src/http/webhook-route.js';
 import { captureLogger, TEST_SECRET } from '../helpers/logger.js';
+import { canConnect, freePort, loopbackIpv6Works, which } from '../helpers/system.js';
 
 /**
  * The production topology on loopback: a real nginx (TLS=off behind it, as docker-compose and
@@ -22,7 +23,7 @@ import { captureLogger, TEST_SECRET } from '../helpers/logger.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WEBHOOK_PATH = '/telegram/webhook';
-const nginxBin = findNginx();
+const nginxBin = which('nginx');
 const ipv6 = await loopbackIpv6Works();
 
 async function runSuite(nginx: string) {
@@ -203,50 +204,6 @@ async function startNginx(bin: string, upstreams: { trusted: number; untrusted: 
 async function call(url: string, method: 'GET' | 'POST', headers: Record<string, string> = {}, body?: string) {
   const res = await request(url, { method, headers, body });
   return { status: res.statusCode, text: await res.body.text() };
-}
-
-function findNginx(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, 'nginx');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function loopbackIpv6Works(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(0, '::1', () => server.close(() => resolve(true)));
-  });
 }
 
 // Last, so the classes and helpers above are initialised before the suite runs.
