@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { ROOT } from '../helpers/gateway-process.js';
 import { startLiveGateway, telegramPost } from '../helpers/live-gateway.js';
-import { freePort, loopbackIpv6Works, startDaemon, which } from '../helpers/system.js';
+import { freePort, loopbackIpv6Works, startDaemon, waitUntil, which } from '../helpers/system.js';
 
 /**
  * The shipped deploy/Caddyfile, run by the real caddy binary on loopback in front of the real
@@ -99,7 +99,10 @@ import ${path.join(ROOT, 'deploy/Caddyfile')}
     // The client comes in over [::1]; Caddy connects to the gateway from 127.0.0.1.
     const res = await post({ update_id: 1 }, { secret: 'wrong-secret', headers: { 'x-forwarded-for': '203.0.113.66' } }, '[::1]');
     t.equal(res.status, 401);
-    const line = gateway.logLines().find((l) => /wrong secret token/.test(String(l.msg)));
+    // The log line reaches the gateway's stdout a moment after the response.
+    const find = () => gateway.logLines().find((l) => /wrong secret token/.test(String(l.msg)));
+    await waitUntil(() => find() !== undefined, 10_000);
+    const line = find();
     t.equal(line?.ip, '::1', 'the real peer of Caddy, not 127.0.0.1 and not the spoofed address');
   });
 
