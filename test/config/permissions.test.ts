@@ -3,11 +3,12 @@ import path from 'node:path';
 import t from 'tap';
 import { loadConfig, privatePaths, warnLoosePermissions } from '../../src/config/index.js';
 import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import type { TestContext } from '../helpers/tap.js';
 
 const env = { TELEGRAM_BOT_TOKEN: TEST_TOKEN, TELEGRAM_ALLOWED_USER_IDS: '111', TELEGRAM_WEBHOOK_SECRET: TEST_SECRET };
 
 /** A project folder as an operator leaves it: .env, certs/key.pem, data/, with the given modes. */
-function project(t: { testdir: (f: object) => string }, modes: { env: number; key: number; data: number }) {
+function project(t: TestContext, modes: { env: number; key: number; data: number }) {
   const dir = t.testdir({ '.env': `TELEGRAM_BOT_TOKEN=${TEST_TOKEN}\n`, certs: { 'key.pem': '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n' }, data: {} });
   fs.chmodSync(path.join(dir, '.env'), modes.env);
   fs.chmodSync(path.join(dir, 'certs/key.pem'), modes.key);
