@@ -85,7 +85,7 @@ export function timeoutOptions(limits: ConnectionLimits) {
 }
 
 /**
- * Counts open connections per client address on the raw TCP socket (before TLS, so a refused
+ * Counts open connections per client address (IPv6: per /64) on the raw TCP socket (before TLS, so a refused
  * client costs no handshake) and closes any past `perAddress`; the global cap is Node's own
  * `maxConnections`, which closes the accepted handle before any JavaScript runs. The address is
  * the socket's peer, never a forwarded header: the cap is about sockets this process holds.
@@ -96,7 +96,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, logge
   server.maxConnections = limits.global;
   server.on('drop', (data?: { remoteAddress?: string }) => refusals.note('global', data?.remoteAddress, limits.global));
   server.on('connection', (socket: Socket) => {
-    const address = peerAddress(socket);
+    const address = peerKey(socket.remoteAddress);
     if (address === undefined) {
       socket.destroy();
       return;
@@ -116,10 +116,21 @@ export function guardConnections(server: Server, limits: ConnectionLimits, logge
   });
 }
 
-/** IPv4 clients of a dual-stack listener appear as ::ffff:a.b.c.d; count them as a.b.c.d. */
-function peerAddress(socket: Socket): string | undefined {
-  const address = socket.remoteAddress;
-  return address?.startsWith('::ffff:') ? address.slice(7) : address;
+/**
+ * The key a connection is counted under: the peer's IPv4 address (IPv4 clients of a dual-stack
+ * listener appear as ::ffff:a.b.c.d), or its IPv6 /64, since one IPv6 host usually holds a whole
+ * /64 and could otherwise open 256 connections from each of its addresses.
+ */
+export function peerKey(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.split('%')[0]!.split('::');
+  const groups = (part: string | undefined) => (part ? part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : []);
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const full = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
 /** A flood of refused connections must not become a flood of log lines. */

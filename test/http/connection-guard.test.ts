@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { TestContext } from '../helpers/tap.js';
 import { buildAdminServer } from '../../src/http/admin-server.js';
-import { defaultGlobalCap, type ConnectionLimits } from '../../src/http/connection-guard.js';
+import { defaultGlobalCap, peerKey, type ConnectionLimits } from '../../src/http/connection-guard.js';
 import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
 import { Metrics } from '../../src/observability/metrics.js';
@@ -161,4 +161,15 @@ t.test('the admin listener: idle connections closed, per-address and global caps
   t.teardown(() => destroyAll(more));
   t.ok(await closedWithin(openProbe({ port: capped, localAddress: '127.0.0.4' }), 2_000), 'past the global cap, refused');
   t.equal(await status(`http://127.0.0.1:${capped}/metrics`, agent), 200, 'the open keep-alive connection still works');
+});
+
+t.test('connections are counted per IPv4 address and per IPv6 /64', async (t) => {
+  t.equal(peerKey('127.0.0.1'), '127.0.0.1');
+  t.equal(peerKey('::ffff:203.0.113.7'), '203.0.113.7', 'an IPv4 client of a dual-stack listener');
+  t.equal(peerKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64');
+  t.equal(peerKey('2001:db8:1:2::1'), '2001:db8:1:2::/64', 'same /64, same count');
+  t.equal(peerKey('2001:0db8::1'), '2001:db8:0:0::/64');
+  t.equal(peerKey('::1'), '0:0:0:0::/64');
+  t.equal(peerKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  t.equal(peerKey(undefined), undefined);
 });
