@@ -4,7 +4,7 @@
  */
 import closeWithGrace from 'close-with-grace';
 import { DiscordAlerter } from './alerts/discord.js';
-import { loadConfig, loadEnvKeys, readEnv, type Config } from './config/index.js';
+import { loadConfig, loadEnvKeys, privatePaths, readEnv, warnLoosePermissions, type Config } from './config/index.js';
 import { ConfigError, EXIT_CONFIG, PortInUseError, SkillgateError } from './errors.js';
 import { Gateway } from './gateway/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, redact: createRedactor(config.secrets) });
+  warnLoosePermissions(privatePaths(config, process.cwd()), logger, process.cwd());
 
   let gateway: Gateway | undefined;
   const closer = closeWithGrace(

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -12,6 +13,15 @@ const int = (min: number, max: number) => z.coerce.number({ error: 'must be an i
 const onOff = z.enum(['on', 'off'], { error: 'must be "on" or "off"' });
 const httpUrl = (message: string) => z.url({ protocol: /^https?$/, hostname: /./, error: message });
 const csv = (s: string) => s.split(',').map((p) => p.trim()).filter(Boolean);
+/** What proxy-addr (Fastify's trustProxy) accepts: an address, a CIDR or netmask, or a named range. */
+const isProxyAddress = (entry: string) => {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', range, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (range === undefined) return true;
+  return /^\d{1,3}$/.test(range) ? Number(range) <= (family === 4 ? 32 : 128) : isIP(range) === family;
+};
 
 /** Telegram only delivers webhooks to these ports. */
 export const TELEGRAM_WEBHOOK_PORTS = [443, 80, 88, 8443] as const;
@@ -70,7 +80,11 @@ export const envSchema = z.object({
   /** Default certs/key.pem. */
   TLS_KEY_FILE: z.string().default('certs/key.pem'),
   /** Unset by default. Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed. */
-  TRUST_PROXY: z.string().transform(csv).optional(),
+  TRUST_PROXY: z
+    .string()
+    .transform(csv)
+    .pipe(z.array(z.string().refine(isProxyAddress, 'must be comma-separated IP addresses or CIDRs of the proxy (e.g. 127.0.0.1 or 172.18.0.0/16)')))
+    .optional(),
   /** Default 127.0.0.1. */
   ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   /** Default 9001; 0 turns the admin listener off. */

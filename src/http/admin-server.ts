@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ADMIN_GLOBAL, connectionLimits, guardConnections, timeoutOptions, type ConnectionLimits } from './connection-guard.js';
 import { installJsonErrors } from './http-errors.js';
 
 export interface Readiness {
@@ -15,6 +16,8 @@ export interface AdminServerOptions {
   metrics: Metrics;
   /** Asked on every /readyz; a throw counts as not ready. */
   readiness: () => Promise<Readiness>;
+  /** Timeouts and connection caps; the contract's figures and a global cap of 256 by default. */
+  connections?: Partial<ConnectionLimits>;
 }
 
 /**
@@ -23,12 +26,17 @@ export interface AdminServerOptions {
  * reached from the internet and never compete with Telegram's deliveries.
  */
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
+  const limits = connectionLimits({ global: ADMIN_GLOBAL, ...options.connections });
+  const timeouts = timeoutOptions(limits);
   const app = Fastify({
+    http: timeouts.server,
+    ...timeouts.fastify,
     loggerInstance: options.logger.child({ component: 'admin' }),
     // Probes hit this every few seconds; a line per probe would drown the log.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
+  guardConnections(app.server, limits, options.logger.child({ component: 'admin' }), 'admin');
   installJsonErrors(app, options.logger);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

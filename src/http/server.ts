@@ -1,6 +1,7 @@
 import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
+import { connectionLimits, guardConnections, timeoutOptions, type ConnectionLimits } from './connection-guard.js';
 import { installJsonErrors } from './http-errors.js';
 import { registerWebhookRoute, type WebhookRouteOptions } from './webhook-route.js';
 
@@ -14,6 +15,8 @@ export interface MainServerOptions {
   /** Proxy addresses/CIDRs whose X-Forwarded-For is believed (request.ip). */
   trustProxy?: string[];
   webhook: Omit<WebhookRouteOptions, 'logger'>;
+  /** Timeouts and connection caps; the contract's figures by default (tests shorten them). */
+  connections?: Partial<ConnectionLimits>;
 }
 
 /**
@@ -21,17 +24,22 @@ export interface MainServerOptions {
  * everywhere. Nothing else is exposed here; metrics and readiness live on the admin listener.
  */
 export async function buildMainServer(options: MainServerOptions): Promise<FastifyInstance> {
+  const limits = connectionLimits(options.connections);
+  const timeouts = timeoutOptions(limits);
   const app = Fastify({
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    ...(options.tls
+      ? { https: { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: timeouts.handshakeTimeout, ...timeouts.server } }
+      : { http: timeouts.server }),
+    ...timeouts.fastify,
     loggerInstance: options.logger.child({ component: 'http' }),
     // Per-request lines would log every Telegram delivery twice; the pipeline logs what matters.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
     return503OnClosing: true,
-    keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  guardConnections(app.server, limits, options.logger.child({ component: 'http' }), 'main');
   installJsonErrors(app, options.logger);
   await app.register(helmet, { global: true });
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -35,6 +35,10 @@ export interface WebhookRouteOptions {
 }
 
 type FailureCounter = ReturnType<FastifyInstance['createRateLimit']>;
+interface FailureCounters {
+  byClient: FailureCounter;
+  byPeer: FailureCounter;
+}
 
 interface ParsedBody {
   raw: string;
@@ -67,7 +71,15 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
     // Not a global hook: only failed guesses are counted, so a request with the right secret is
     // never rate-limited and pays nothing for the limiter.
     await scope.register(rateLimit, { global: false, max: FAILED_SECRET_LIMIT, timeWindow: FAILED_SECRET_WINDOW_MS });
-    const countFailedSecret = scope.createRateLimit();
+    const failures: FailureCounters = {
+      // The client as proxy-addr sees it (request.ip): the right-most X-Forwarded-For entry that
+      // is not a trusted proxy, or the socket peer when no proxy is trusted.
+      byClient: scope.createRateLimit(),
+      // And the socket peer itself: anyone who can connect from a trusted proxy's address can
+      // write any X-Forwarded-For, and rotating it must not buy more guesses. Counting the proxy
+      // costs nothing legitimate, since the right secret is never limited.
+      byPeer: scope.createRateLimit({ keyGenerator: (request) => `peer ${request.socket.remoteAddress ?? 'unknown'}` }),
+    };
 
     scope.post(options.path, {
       // The same headers as helmet gives every other route, without its per-request cost.
@@ -78,7 +90,7 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
       },
       // preParsing: before the body is read, so a stranger cannot make us parse 1 MiB.
       preParsing: async (request, reply) => {
-        if (!secretMatches(request.headers[SECRET_HEADER])) return rejectSecret(request, reply, countFailedSecret);
+        if (!secretMatches(request.headers[SECRET_HEADER])) return rejectSecret(request, reply, failures);
         if (options.isClosing()) return unavailable(reply, 'shutting down');
       },
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -109,18 +121,24 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
     });
   });
 
-  /** 401, or 429 once this address has had more than FAILED_SECRET_LIMIT failures in the window. */
-  async function rejectSecret(request: FastifyRequest, reply: FastifyReply, countFailedSecret: FailureCounter) {
+  /**
+   * 401, or 429 once this client address, or the socket peer it came through, has had more than
+   * FAILED_SECRET_LIMIT failures in the window.
+   */
+  async function rejectSecret(request: FastifyRequest, reply: FastifyReply, failures: FailureCounters) {
     metrics?.updates.inc({ outcome: 'rejected_secret' });
-    const limit = await countFailedSecret(request);
-    if (!limit.isAllowed && limit.isExceeded) {
-      logger.warn({ ip: request.ip }, `Webhook: more than ${FAILED_SECRET_LIMIT} wrong secrets in a minute from ${request.ip}; answering 429`);
+    const [byClient, byPeer] = await Promise.all([failures.byClient(request), failures.byPeer(request)]);
+    const peer = request.socket.remoteAddress;
+    const where = peer === undefined || peer === request.ip ? request.ip : `${request.ip} (through ${peer})`;
+    const limit = [byClient, byPeer].find((l) => !l.isAllowed && l.isExceeded);
+    if (limit && !limit.isAllowed) {
+      logger.warn({ ip: request.ip, peer }, `Webhook: more than ${FAILED_SECRET_LIMIT} wrong secrets in a minute from ${where}; answering 429`);
       return reply
         .code(429)
         .header('retry-after', String(limit.ttlInSeconds))
         .send({ error: `Too Many Requests: retry in ${limit.ttlInSeconds} s` });
     }
-    logger.warn({ ip: request.ip }, 'Webhook: request with a missing or wrong secret token rejected');
+    logger.warn({ ip: request.ip, peer }, 'Webhook: request with a missing or wrong secret token rejected');
     return reply.code(401).send({ error: 'Unauthorized: missing or wrong X-Telegram-Bot-Api-Secret-Token' });
   }
 }

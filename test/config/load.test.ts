@@ -167,3 +167,16 @@ t.test('loadEnvKeys validates only the keys asked for', async (t) => {
   });
   t.throws(() => loadEnvKeys({ DISCORD_WEBHOOK_URL: 'nope' }, ['DISCORD_WEBHOOK_URL']), /DISCORD_WEBHOOK_URL/);
 });
+
+t.test('TRUST_PROXY takes addresses, CIDRs and proxy-addr\'s named ranges, and names itself otherwise', async (t) => {
+  t.same(loadConfig({ ...base, TRUST_PROXY: '127.0.0.1, 172.18.0.0/16,::1,10.0.0.0/255.0.0.0,loopback' }, '/srv/app').http.trustProxy, [
+    '127.0.0.1',
+    '172.18.0.0/16',
+    '::1',
+    '10.0.0.0/255.0.0.0',
+    'loopback',
+  ]);
+  for (const bad of ['proxy.example.com', '127.0.0.1/33', '10.0.0.0/8/8', '*']) {
+    t.match(problems({ ...base, TRUST_PROXY: bad }), [/^TRUST_PROXY: must be comma-separated IP addresses or CIDRs/], bad);
+  }
+});

@@ -5,6 +5,7 @@ import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
 import type { AcceptResult } from '../../src/http/webhook-route.js';
 import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { agentFrom } from './connection-helpers.js';
 
 const PATH = '/telegram/webhook';
 const tls = await generateSelfSigned({ host: '127.0.0.1' });
@@ -174,6 +175,46 @@ t.test('past 20 wrong secrets in a minute an address gets 429; the right secret 
   t.match(s.log.text(), /answering 429/);
   const ok = await s.post(update(200), s.good);
   t.equal(ok.status, 200, 'requests with the right secret are never rate-limited');
+});
+
+/** 22 wrong guesses from `localAddress`, each with the X-Forwarded-For `forwarded(i)` gives. */
+async function guessFrom(t: TestContext, port: number, localAddress: string, forwarded: (i: number) => string | undefined) {
+  const agent = agentFrom(localAddress, tls.cert);
+  t.teardown(() => agent.destroy());
+  const statuses: number[] = [];
+  for (let i = 0; i < 22; i++) {
+    const xff = forwarded(i);
+    const headers = { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 'guess', ...(xff ? { 'x-forwarded-for': xff } : {}) };
+    const res = await request(`https://127.0.0.1:${port}${PATH}`, { method: 'POST', body: update(i), headers, dispatcher: agent });
+    await res.body.text();
+    statuses.push(res.statusCode);
+  }
+  return statuses;
+}
+const rotating = (i: number) => `198.51.100.${i + 1}`;
+const LIMITED = [...Array(20).fill(401), 429, 429];
+
+t.test('TRUST_PROXY=127.0.0.1: a local process rotating X-Forwarded-For is still limited after 20 failures', async (t) => {
+  const s = await setup(t, { trustProxy: ['127.0.0.1'] });
+  t.same(await guessFrom(t, s.port, '127.0.0.1', rotating), LIMITED, 'the socket peer is counted as well as the forwarded client');
+  t.match(s.log.text(), /from 198\.51\.100\.21 \(through 127\.0\.0\.1\); answering 429/, 'the log names the forwarded client and the peer');
+  t.equal((await s.post(update(300), s.good)).status, 200, 'the right secret still passes through the same peer');
+});
+
+t.test('through a trusted proxy, entries a client prepends do not hide its own address', async (t) => {
+  const s = await setup(t, { trustProxy: ['127.0.0.1'] });
+  // What a proxy sends: whatever the client wrote, then the address it saw (203.0.113.7).
+  t.same(await guessFrom(t, s.port, '127.0.0.1', (i) => `${rotating(i)}, 203.0.113.7`), LIMITED);
+  t.match(s.log.text(), /from 203\.0\.113\.7 \(through 127\.0\.0\.1\); answering 429/, 'the client is the right-most untrusted entry');
+  t.notMatch(s.log.text(), /from 198\.51\.100/, 'never a prepended one');
+});
+
+t.test('an untrusted peer\'s X-Forwarded-For is ignored: the socket address is counted', async (t) => {
+  const s = await setup(t, { trustProxy: ['127.0.0.9'] });
+  t.same(await guessFrom(t, s.port, '127.0.0.2', rotating), LIMITED);
+  t.match(s.log.text(), /from 127\.0\.0\.2; answering 429/);
+  t.notMatch(s.log.text(), /198\.51\.100/, 'the forged header never became the client address');
+  t.same((await guessFrom(t, s.port, '127.0.0.3', () => undefined)).slice(0, 20), Array(20).fill(401), 'another address has its own count');
 });
 
 t.test('GET /healthz answers ok; other paths are 404 JSON', async (t) => {

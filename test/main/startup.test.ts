@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -51,6 +52,21 @@ t.test('a token Telegram rejects exits 78 naming TELEGRAM_BOT_TOKEN', async (t) 
   t.equal(await p.exited, 78);
   t.match(p.stderr(), /TELEGRAM_BOT_TOKEN: was rejected by Telegram/);
   t.notMatch(p.stdout() + p.stderr(), TEST_TOKEN.split(':')[1]!);
+});
+
+t.test('a .env at 0644 and a DATA_DIR at 0755 get one WARN each at start, naming the chmod', async (t) => {
+  const fake = await FakeTelegram.start({ token: '999:DifferentTokenDifferentToken_xyz' });
+  t.teardown(() => fake.close());
+  const dir = t.testdir({ skills: {}, data: {}, '.env': `TELEGRAM_WEBHOOK_SECRET=${TEST_SECRET}\n` });
+  fs.chmodSync(path.join(dir, '.env'), 0o644);
+  fs.chmodSync(path.join(dir, 'data'), 0o755);
+  const p = startGatewayProcess(baseEnv(dir, fake.apiBase), dir);
+  await p.exited;
+  const warnings = p.stdout().split('\n').filter((l) => l.includes('Permissions:'));
+  t.equal(warnings.length, 2, p.stdout());
+  t.match(warnings[0], /\.env is open to other users \(mode 0644\); fix with: chmod 600 \.env/);
+  t.match(warnings[1], /DATA_DIR data is open to other users \(mode 0755\); fix with: chmod 700 data/);
+  t.notMatch(p.stdout() + p.stderr(), TEST_SECRET, 'no secret in those lines');
 });
 
 t.test('a port in use exits 1 with one clear line naming the port and lsof', async (t) => {
