@@ -60,12 +60,12 @@ export async function listener(t: Test): Promise<number> {
 }
 
 /** targets.json for the hostile file: what it attacks, never a secret. */
-export function writeTargets(layout: Layout, ports: { adminPort: number; botApiPort: number }): void {
+export function writeTargets(layout: Layout, ports: { adminPort: number; botApiPort: number }, gatewayPid: number | null = process.pid): void {
   const g = layout.gatewayDir;
   fs.writeFileSync(
     path.join(layout.workspace, 'targets.json'),
     JSON.stringify({
-      gatewayPid: process.pid,
+      gatewayPid,
       env: path.join(g, '.env'),
       chat: path.join(g, 'data', 'chats', '42.json'),
       audit: path.join(g, 'data', 'audit.log'),
