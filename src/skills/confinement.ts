@@ -53,7 +53,7 @@ export async function chooseConfinement(
   try {
     return result(await createSandbox('bwrap', o.python, { dropCapabilities: o.dropCapabilities }), 'bwrap (no Landlock here)');
   } catch (err) {
-    const missing = `${noLandlock}, and ${(err as Error).message.replace(/^SKILL_SANDBOX=bwrap is set but unusable: /, '').replace(/\. Install or enable.*$/, '')}`;
+    const missing = `${noLandlock}, and ${bwrapReason(err as Error)}`;
     if (protectedPaths.length > 0) {
       throw new SkillgateError(
         'SG_SANDBOX_UNAVAILABLE',
@@ -62,6 +62,18 @@ export async function chooseConfinement(
     }
     return result(noSandbox, `none: ${missing}`);
   }
+}
+
+/** Why bwrap does not work, in a few words on one line (its error holds the whole command line). */
+function bwrapReason(err: Error): string {
+  return err.message
+    .replace(/^SKILL_SANDBOX=bwrap is set but unusable: /, '')
+    .replace(/\. Install or enable[\s\S]*$/, '')
+    .replace(/Command failed: [^\n]*\n?/, '')
+    .replace(/\s+/g, ' ')
+    .replace(/:\s*$/, '')
+    .trim()
+    .slice(0, 200);
 }
 
 /** Parent of the calls' private temp dirs; the user skills drop to must own it. */
