@@ -16,12 +16,25 @@ def workspace_root():
     return os.path.realpath(root)
 
 
+def protected_paths():
+    """The gateway's own folders and files inside the workspace (the gateway passes them in
+    SKILLGATE_PROTECTED_PATHS): refused here too, in case the sandbox is off."""
+    return [p for p in os.environ.get("SKILLGATE_PROTECTED_PATHS", "").split(os.pathsep) if p]
+
+
+def is_protected(real):
+    return any(real == p or real.startswith(p + os.sep) for p in protected_paths())
+
+
 def resolve_inside(relative=""):
-    """The real path of `relative` inside the workspace; refuses `..`, absolute paths and symlinks out."""
+    """The real path of `relative` inside the workspace; refuses `..`, absolute paths, symlinks out
+    and the gateway's own files."""
     root = workspace_root()
     candidate = os.path.realpath(os.path.join(root, relative or "."))
     if candidate != root and not candidate.startswith(root + os.sep):
         raise OutsideWorkspace(f"refused: {relative!r} is outside the workspace")
+    if is_protected(candidate):
+        raise OutsideWorkspace(f"refused: {relative!r} belongs to the gateway, not the workspace")
     return candidate
 
 
@@ -52,7 +65,7 @@ def open_file_inside(relative):
 def is_inside(path):
     root = workspace_root()
     real = os.path.realpath(path)
-    return real == root or real.startswith(root + os.sep)
+    return (real == root or real.startswith(root + os.sep)) and not is_protected(real)
 
 
 def human_size(n):

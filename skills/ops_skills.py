@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 
-from _workspace import human_size, open_file_inside, resolve_inside, workspace_root
+from _workspace import human_size, is_protected, open_file_inside, resolve_inside, workspace_root
 
 
 def skill(description, approval=False):
@@ -26,10 +26,14 @@ MAX_WALK = 100_000  # entries visited at most, so a huge tree cannot stall a cal
 
 
 def walk_files(root):
-    """(path, stat) of regular files under root, never following symlinks, bounded."""
+    """(path, stat) of regular files under root, never following symlinks, bounded; the gateway's
+    own folders are left out."""
     seen = 0
     for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = [d for d in dirs if not is_protected(os.path.join(folder, d))]
         for name in files:
+            if is_protected(os.path.join(folder, name)):
+                continue
             seen += 1
             if seen > MAX_WALK:
                 return

@@ -123,8 +123,8 @@ export const envSchema = z.object({
   SKILL_MAX_OUTPUT_BYTES: int(256, 64 * 1024 * 1024).default(65_536),
   /** Default warm. */
   SKILL_MODE: z.enum(['warm', 'cold'], { error: 'must be "warm" or "cold"' }).default('warm'),
-  /** Default none. */
-  SKILL_SANDBOX: z.enum(['none', 'bwrap'], { error: 'must be "none" or "bwrap"' }).default('none'),
+  /** Default auto: Landlock, else bwrap, else none with a WARN (section 6). */
+  SKILL_SANDBOX: z.enum(['auto', 'landlock', 'bwrap', 'none'], { error: 'must be "auto", "landlock", "bwrap" or "none"' }).default('auto'),
   /** Unset by default. A user name (or uid) skill processes drop to when the gateway runs as root. */
   SKILL_RUN_AS: z.string().min(1).optional(),
   /** Unset by default. Extra environment variable names passed through to skills. */
@@ -194,7 +194,9 @@ export interface Config {
     queueMax: number;
     maxOutputBytes: number;
     mode: 'warm' | 'cold';
-    sandbox: 'none' | 'bwrap';
+    sandbox: 'auto' | 'landlock' | 'bwrap' | 'none';
+    /** The gateway's own files (cwd, `.env`, DATA_DIR, TLS files): never reachable by a skill. */
+    gatewayPaths: string[];
     runAs: string | undefined;
     envAllow: string[];
   };
@@ -285,6 +287,8 @@ export function toConfig(env: Env, cwd: string): Config {
 export const SKILLS_ENV_KEYS = [
   'SKILLS_DIR', 'WORKSPACE_DIR', 'PYTHON_BIN', 'SKILL_TIMEOUT_MS', 'SKILL_MAX_CONCURRENCY', 'SKILL_QUEUE_MAX',
   'SKILL_MAX_OUTPUT_BYTES', 'SKILL_MODE', 'SKILL_SANDBOX', 'SKILL_RUN_AS', 'SKILL_ENV_ALLOW', 'LOG_LEVEL',
+  // Not read by skills: the gateway's files they must be kept out of.
+  'DATA_DIR', 'TLS_CERT_FILE', 'TLS_KEY_FILE',
 ] as const;
 
 export function skillsSection(env: Pick<Env, (typeof SKILLS_ENV_KEYS)[number]>, cwd: string): Config['skills'] {
@@ -299,6 +303,7 @@ export function skillsSection(env: Pick<Env, (typeof SKILLS_ENV_KEYS)[number]>, 
     maxOutputBytes: env.SKILL_MAX_OUTPUT_BYTES,
     mode: env.SKILL_MODE,
     sandbox: env.SKILL_SANDBOX,
+    gatewayPaths: [cwd, path.join(cwd, '.env'), abs(env.DATA_DIR), abs(env.TLS_CERT_FILE), abs(env.TLS_KEY_FILE)],
     runAs: env.SKILL_RUN_AS,
     envAllow: env.SKILL_ENV_ALLOW,
   };

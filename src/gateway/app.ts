@@ -254,7 +254,8 @@ export class Gateway {
     if (this.config.telegram.mode === 'webhook' && this.config.http.publicUrl && this.webhookRegistered !== true) {
       reasons.push(this.webhookRegistered === false ? 'webhook registration failed' : 'webhook not registered yet');
     }
-    return { ready: reasons.length === 0, reasons, detail: { skills, inbox: this.store.stats() } };
+    // The sandbox up front: `sandbox: none` is what an operator's probe should catch.
+    return { ready: reasons.length === 0, reasons, detail: { sandbox: skills.sandbox, skills, inbox: this.store.stats() } };
   }
 
   private async doStop(): Promise<void> {

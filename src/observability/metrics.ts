@@ -59,6 +59,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 1 for the sandbox skills run in (`none` is worth an alert rule). */
+  readonly skillSandbox = new Gauge({
+    name: 'skillgate_skill_sandbox',
+    help: 'The sandbox skill processes run in (label sandbox: landlock, bwrap or none)',
+    labelNames: ['sandbox'] as const,
+    registers: [this.registry],
+  });
+
   readonly inboxPending = new Gauge({
     name: 'skillgate_inbox_pending',
     help: 'Updates accepted and not yet done',

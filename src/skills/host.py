@@ -35,6 +35,7 @@ import sys
 # The package sits next to this file; say so explicitly, in case Python runs with -P / safe path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from skillgate_host.confinement import confine_call, confine_host, probe, remove_call_tmp
 from skillgate_host.discovery import find_skills, import_one_file, import_skill_files
 from skillgate_host.isolation import discover_isolated
 from skillgate_host.skill_process import apply_limits, drop_privileges
@@ -46,8 +47,12 @@ REAL_STDOUT = 1
 
 def mode_discover(cfg):
     apply_limits(cfg["limits"])
-    # Each file in a child of its own: one that kills Python on import costs only itself.
-    entries, errors, warnings, files = discover_isolated(cfg["dir"], cfg["importTimeoutMs"] / 1000)
+    confine_host(cfg)
+    # Each file in a child of its own: one that kills Python on import costs only itself. Each
+    # child confines itself again, like a call, before the file's top-level code runs.
+    entries, errors, warnings, files = discover_isolated(
+        cfg["dir"], cfg["importTimeoutMs"] / 1000, lambda: confine_call(cfg), lambda pid: remove_call_tmp(cfg, pid)
+    )
     # Keep our real stdout for the registry; skill files may print while being imported.
     write_frame(REAL_STDOUT, {"skills": entries, "errors": errors, "warnings": warnings, "files": files})
 
@@ -59,6 +64,7 @@ def mode_call(cfg):
         write_frame(REAL_STDOUT, error_done(f"bad request: {err}"))
         return
     file = request.get("file")
+    confine_host(cfg)
     modules, errors = import_one_file(cfg["dir"], file, cfg["importTimeoutMs"] / 1000)
     if errors:
         write_frame(REAL_STDOUT, error_done(f"{file}: {errors[0]['error']}"))
@@ -91,6 +97,7 @@ def mode_serve(cfg):
     listener.listen(128)
     drop_privileges(cfg.get("runAs"))
     apply_limits(cfg["limits"], for_host=True)
+    confine_host(cfg)  # before the first skill file is imported
     # Discovery imported each file in a child of its own; we import them all in this process. If
     # one still kills us (it behaves differently here), the gateway knows which from the last
     # "importing" frame and restarts us without it.
@@ -112,6 +119,9 @@ def mode_serve(cfg):
 def main():
     global REAL_STDOUT
     mode, cfg = sys.argv[1], json.loads(sys.argv[2])
+    if mode == "probe":
+        write_frame(1, probe())
+        return
     # Skill code may print at import time; frames go to a private copy of the original stdout.
     REAL_STDOUT = os.dup(1)
     os.dup2(2, 1)

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { SkillLimits } from './limits.js';
-import type { Sandbox } from './sandbox.js';
+import type { HostConfine, Sandbox } from './sandbox.js';
 
 /** What host.py needs to know (argv, JSON): paths and limits, never a secret or user data. */
 export interface HostConfig {
@@ -15,6 +15,8 @@ export interface HostConfig {
   socket?: string;
   /** Warm host only: skill files (base names) it must not import. */
   exclude?: string[];
+  /** Landlock: the domains host.py applies to itself and to every call. */
+  confine?: HostConfine;
 }
 
 export type HostMode = 'discover' | 'call' | 'serve';
@@ -40,8 +42,9 @@ export interface LauncherOptions {
 export class HostLauncher {
   constructor(readonly options: LauncherOptions) {}
 
-  spawn(mode: HostMode, skillsDir: string, extra: { socket?: string; exclude?: string[] } = {}): ChildProcess {
+  spawn(mode: HostMode, skillsDir: string, extra: { socket?: string; exclude?: string[]; network?: boolean } = {}): ChildProcess {
     const o = this.options;
+    const { network = false, ...rest } = extra;
     const config: HostConfig = {
       dir: skillsDir,
       workspace: o.workspaceDir,
@@ -50,7 +53,8 @@ export class HostLauncher {
       maxOutputBytes: o.maxOutputBytes,
       timeoutMs: o.timeoutMs,
       importTimeoutMs: Math.min(o.timeoutMs, 10_000),
-      ...extra,
+      confine: o.sandbox.hostConfine?.(network),
+      ...rest,
     };
     const { command, args } = o.sandbox.wrap(o.python, ['-B', o.hostScript, mode, JSON.stringify(config)], {
       readOnly: [path.dirname(o.hostScript), o.privateRoot],

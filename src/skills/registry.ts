@@ -27,6 +27,7 @@ const discoveryReport = z.object({
       }),
       file: z.string(),
       requiresApproval: z.boolean(),
+      network: z.boolean().default(false),
     }),
   ),
   errors: z.array(z.object({ file: z.string(), error: z.string() })),

@@ -14,7 +14,8 @@ import { limitsFor } from './limits.js';
 import { hostScriptPath, precompileHost, resolvePython, type PythonInfo } from './python.js';
 import { SkillRegistry } from './registry.js';
 import { toSkillResult } from './result.js';
-import { createSandbox, type Sandbox } from './sandbox.js';
+import { recordCall } from './trace.js';
+import { chooseConfinement, watchFolders, type Confinement } from './confinement.js';
 import { coldTransport, type CallTransport } from './transport.js';
 import type { SkillInfo, SkillResult, SkillRunner } from './types.js';
 import { WarmHost, type WarmHostState } from './warm-host.js';
@@ -37,7 +38,9 @@ export interface SkillRuntimeStatus {
   ready: boolean;
   skills: number;
   mode: 'warm' | 'cold';
-  sandbox: 'none' | 'bwrap';
+  sandbox: Confinement['sandbox']['kind'];
+  /** What the sandbox enforces here (e.g. the Landlock ABI and its rules), or why there is none. */
+  sandboxLevel: string;
   /** Why it is not ready (empty when ready). */
   reasons: string[];
   warmHost: WarmHostState | 'off';
@@ -61,7 +64,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     private readonly logger: Logger,
     private readonly metrics: Metrics | undefined,
     private readonly python: PythonInfo,
-    private readonly sandbox: Sandbox,
+    private readonly confinement: Confinement,
     private readonly launcher: HostLauncher,
     private readonly registry: SkillRegistry,
     private readonly limiter: ConcurrencyLimiter,
@@ -82,15 +85,21 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     const env = skillEnvironment(options.env ?? {}, { workspaceDir: config.workspaceDir, allow: config.envAllow, logger });
     const python = await resolvePython(config.pythonBin, env, config.runAs);
     const hostScript = hostScriptPath();
-    const [sandbox, compiled] = await Promise.all([
-      createSandbox(config.sandbox, python.executable, { dropCapabilities: !config.runAs }),
+    const privateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-skills-'));
+    const [confinement, compiled] = await Promise.all([
+      chooseConfinement(config, python, hostScript, privateRoot).catch((err: unknown) => {
+        fs.rmSync(privateRoot, { recursive: true, force: true });
+        throw err;
+      }),
       precompileHost(python.executable, hostScript, env),
     ]);
+    const sandbox = confinement.sandbox;
+    // Defence in depth: the shipped skills refuse these paths themselves (no secret in it).
+    if (confinement.protected.length > 0) env.SKILLGATE_PROTECTED_PATHS = confinement.protected.join(path.delimiter);
     if (!compiled) logger.debug('Could not precompile the skill host package (read-only?); hosts compile it from source');
     if (isRoot && !config.runAs) {
       logger.warn('Running as root: skills run as root too. Set SKILL_RUN_AS to an unprivileged user (e.g. nobody) to drop them');
     }
-    const privateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-skills-'));
     fs.chmodSync(privateRoot, 0o711); // SKILL_RUN_AS must be able to read the snapshots inside
     const socketDir = path.join(privateRoot, 'sock');
     fs.mkdirSync(socketDir, { mode: 0o700 });
@@ -109,14 +118,18 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
     const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;
     const limiter = new ConcurrencyLimiter(config.maxConcurrency, config.queueMax);
-    const runtime = new SkillRuntime(config, logger, metrics, python, sandbox, launcher, registry, limiter, warm, privateRoot);
+    const runtime = new SkillRuntime(config, logger, metrics, python, confinement, launcher, registry, limiter, warm, privateRoot);
     await runtime.reload();
     if (options.watch !== false) {
-      runtime.#stopWatching = watchDirectory(config.dir, 300, () => void runtime.reload(), logger);
+      const stopSkills = watchDirectory(config.dir, 300, () => void runtime.reload(), logger);
+      const stopFolders = sandbox.kind === 'landlock' ? watchFolders(confinement.folders, () => void runtime.reload(), logger) : () => undefined;
+      runtime.#stopWatching = () => (stopSkills(), stopFolders());
     }
+    metrics?.skillSandbox.set({ sandbox: sandbox.kind }, 1);
+    if (sandbox.kind === 'none') logger.warn({ sandbox: confinement.level }, `Skills run unconfined: ${confinement.level}`);
     logger.info(
-      { python: python.executable, pythonVersion: python.version, mode: config.mode, sandbox: sandbox.kind, runAs: config.runAs, workspace: config.workspaceDir },
-      'Skill runtime ready',
+      { python: python.executable, pythonVersion: python.version, mode: config.mode, sandbox: sandbox.kind, sandboxLevel: confinement.level, protected: confinement.protected, runAs: config.runAs, workspace: config.workspaceDir },
+      `Skill runtime ready (sandbox ${confinement.level})`,
     );
     return runtime;
   }
@@ -141,7 +154,8 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       ready: this.ready,
       skills: this.registry.list().length,
       mode: this.config.mode,
-      sandbox: this.sandbox.kind,
+      sandbox: this.confinement.sandbox.kind,
+      sandboxLevel: this.confinement.level,
       reasons,
       warmHost: this.warm?.state ?? 'off',
     };
@@ -220,7 +234,9 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     }
     try {
       const liveDir = this.registry.liveDir!;
-      const transport = (await this.warm?.connect(liveDir, skill.fileName)) ?? coldTransport(this.launcher, liveDir);
+      // A `network` skill runs cold: the warm host's Landlock domain denies TCP to everything it forks.
+      const network = skill.info.network === true && this.confinement.sandbox.kind === 'landlock';
+      const transport = (network ? undefined : await this.warm?.connect(liveDir, skill.fileName)) ?? coldTransport(this.launcher, liveDir, network);
       this.#active.add(transport);
       let execution: Execution;
       try {
@@ -228,7 +244,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
           timeoutMs: this.config.timeoutMs,
           maxOutputBytes: this.config.maxOutputBytes,
           signal: options.signal,
-          namespacedPids: this.sandbox.namespacedPids,
+          namespacedPids: this.confinement.sandbox.namespacedPids,
           logger: this.logger,
         });
       } finally {
@@ -245,27 +261,8 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     }
   }
 
-  /** The per-call trace line and metrics. */
   #record(result: SkillResult, args: unknown, transport?: 'warm' | 'cold'): SkillResult {
-    this.metrics?.skillRuns.inc({ skill: result.skill, outcome: result.outcome });
-    if (result.pid !== undefined) this.metrics?.skillSeconds.observe({ skill: result.skill }, result.durationMs / 1000);
-    const level = result.outcome === 'ok' ? 'info' : 'warn';
-    this.logger[level](
-      {
-        skill: result.skill,
-        args: argsForLog(args),
-        pid: result.pid,
-        exitCode: result.exitCode,
-        signal: result.signal,
-        durationMs: result.durationMs,
-        outputBytes: Buffer.byteLength(result.output),
-        truncated: result.truncated,
-        outcome: result.outcome,
-        via: transport,
-      },
-      `Skill executed: ${result.skill} (${result.outcome}, pid ${result.pid ?? '-'}, exit ${result.signal ?? result.exitCode ?? '-'}, ${result.durationMs} ms)`,
-    );
-    return result;
+    return recordCall(result, args, transport, this.logger, this.metrics);
   }
 
   /** Stops watching, kills every running call and the warm host, removes the snapshots. */
@@ -286,11 +283,3 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     fs.rmSync(this.privateRoot, { recursive: true, force: true });
   }
 }
-
-/** Arguments as logged: whole when small, else a preview (a 5 MB argument must not make a 5 MB line). */
-function argsForLog(args: unknown): unknown {
-  const json = JSON.stringify(args) ?? '';
-  return json.length <= LOGGED_ARGS_MAX_CHARS ? args : `${json.slice(0, LOGGED_ARGS_MAX_CHARS)}… (${json.length} chars)`;
-}
-
-const LOGGED_ARGS_MAX_CHARS = 2000;

@@ -10,10 +10,26 @@ export interface SandboxPaths {
 
 /** How skill processes are confined beyond rlimits and a scrubbed environment. */
 export interface Sandbox {
-  readonly kind: 'none' | 'bwrap';
+  readonly kind: 'none' | 'bwrap' | 'landlock';
   /** Pids reported from inside live in another pid namespace: the gateway cannot signal them itself. */
   readonly namespacedPids: boolean;
   wrap(command: string, args: string[], paths: SandboxPaths): { command: string; args: string[] };
+  /** Landlock: what host.py applies to itself (src/skills/landlock.ts, skillgate_host/confinement.py). */
+  hostConfine?(network: boolean): HostConfine;
+}
+
+/** The `confine` block of host.py's config: paths only, never a secret. */
+export interface HostConfine {
+  kind: 'landlock';
+  abi: number;
+  /** Gateway paths inside the workspace: left out of the grant set. */
+  protected: string[];
+  /** Read-only besides the system's (SKILLS_DIR). */
+  readOnly: string[];
+  /** Where each call gets its private temp dir. */
+  tmpRoot: string;
+  /** TCP left alone (a `network` skill's cold host and call). */
+  network: boolean;
 }
 
 export const noSandbox: Sandbox = {

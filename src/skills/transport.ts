@@ -25,8 +25,8 @@ export interface CallTransport {
 const STDERR_TAIL = 4096;
 
 /** A fresh interpreter for one call (SKILL_MODE=cold, or while the warm host is down). */
-export function coldTransport(launcher: HostLauncher, liveDir: string): CallTransport {
-  const child = launcher.spawn('call', liveDir);
+export function coldTransport(launcher: HostLauncher, liveDir: string, network = false): CallTransport {
+  const child = launcher.spawn('call', liveDir, { network });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);

@@ -15,6 +15,8 @@ export interface SkillInfo {
   file: string;
   /** A truthy `requires_approval` attribute: the user must tap Approve first. */
   requiresApproval: boolean;
+  /** A truthy `network` attribute: it may open TCP connections (no other skill can). */
+  network?: boolean;
 }
 
 export type SkillOutcome =

@@ -41,7 +41,7 @@ t.test('a minimal valid environment gives the documented defaults', async (t) =>
   t.equal(c.skills.maxConcurrency, 4);
   t.equal(c.skills.maxOutputBytes, 65_536);
   t.equal(c.skills.mode, 'warm');
-  t.equal(c.skills.sandbox, 'none');
+  t.equal(c.skills.sandbox, 'auto');
   t.equal(c.dataDir, '/srv/app/data');
   t.equal(c.shutdownGraceMs, 10_000);
   t.equal(c.logLevel, 'info');
@@ -96,7 +96,7 @@ const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['skill timeout too small', { ...base, SKILL_TIMEOUT_MS: '5' }, /^SKILL_TIMEOUT_MS: must be >= 100/],
   ['skill concurrency zero', { ...base, SKILL_MAX_CONCURRENCY: '0' }, /^SKILL_MAX_CONCURRENCY: must be >= 1/],
   ['skill mode unknown', { ...base, SKILL_MODE: 'hot' }, /^SKILL_MODE: must be "warm" or "cold"/],
-  ['sandbox unknown', { ...base, SKILL_SANDBOX: 'docker' }, /^SKILL_SANDBOX: must be "none" or "bwrap"/],
+  ['sandbox unknown', { ...base, SKILL_SANDBOX: 'docker' }, /^SKILL_SANDBOX: must be "auto", "landlock", "bwrap" or "none"/],
   ['discord URL not a URL', { ...base, DISCORD_WEBHOOK_URL: 'discord' }, /^DISCORD_WEBHOOK_URL: must be an http\(s\) URL/],
   ['log level unknown', { ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of/],
   ['shutdown grace not a number', { ...base, SHUTDOWN_GRACE_MS: '10s' }, /^SHUTDOWN_GRACE_MS: must be an integer/],

@@ -80,7 +80,7 @@ for (const mode of MODES) {
       t.equal(seen.SOME_OTHER, undefined);
       t.equal(seen.ALLOWED_ONE, 'passed through');
       t.equal(seen.WORKSPACE_DIR, workspace);
-      const allowed = new Set(['PATH', 'HOME', 'LANG', 'TZ', 'WORKSPACE_DIR', 'ALLOWED_ONE', 'PYTHONIOENCODING', 'LC_CTYPE']);
+      const allowed = new Set(['PATH', 'HOME', 'LANG', 'TZ', 'WORKSPACE_DIR', 'ALLOWED_ONE', 'PYTHONIOENCODING', 'LC_CTYPE', 'TMPDIR', 'TMP', 'TEMP']);
       // tap's process-info hook patches child_process.spawn to add its own variables; not ours.
       const injectedByTap = (k: string) => k.startsWith('_TAPJS_') || k === 'NODE_OPTIONS';
       t.same(Object.keys(seen).filter((k) => !allowed.has(k) && !injectedByTap(k)), [], 'nothing but the allowlist');

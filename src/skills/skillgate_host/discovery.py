@@ -106,6 +106,7 @@ def skills_in_module(file, module):
             "parameters": parameters,
             "file": file,
             "requiresApproval": bool(getattr(obj, "requires_approval", False)),
+            "network": bool(getattr(obj, "network", False)),
         }, obj))
     return found, warnings
 

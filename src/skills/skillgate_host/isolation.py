@@ -22,12 +22,14 @@ REPORT_CAP = 16 * 1024 * 1024
 GRACE_S = 2.0  # past the import timer: scanning the module and writing its report
 
 
-def discover_isolated(directory, timeout_s):
-    """(entries, errors, warnings, files): the registry report of every skill file."""
+def discover_isolated(directory, timeout_s, child_setup=None, child_cleanup=None):
+    """(entries, errors, warnings, files): the registry report of every skill file.
+    child_setup() runs in each import child first (its own Landlock domain), child_cleanup(pid)
+    after it is gone."""
     files, errors = skill_files(directory)
     per_file, imported = [], []
     for file in files:
-        report = scan_in_child(directory, file, timeout_s)
+        report = scan_in_child(directory, file, timeout_s, child_setup, child_cleanup)
         if "error" in report:
             errors.append({"file": file, "error": report["error"]})
             continue
@@ -38,7 +40,7 @@ def discover_isolated(directory, timeout_s):
     return entries, errors, warnings, files_report
 
 
-def scan_in_child(directory, file, timeout_s):
+def scan_in_child(directory, file, timeout_s, child_setup=None, child_cleanup=None):
     """{"skills": [...], "warnings": [...]} of one file, or {"error": why}."""
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     try:
@@ -50,6 +52,8 @@ def scan_in_child(directory, file, timeout_s):
     if pid == 0:
         try:
             os.close(read_fd)
+            if child_setup is not None:
+                child_setup()
             _child(directory, file, timeout_s, write_fd)
         finally:
             os._exit(1)
@@ -65,6 +69,8 @@ def scan_in_child(directory, file, timeout_s):
     except OSError:
         pass
     _, status = os.waitpid(pid, 0)
+    if child_cleanup is not None:
+        child_cleanup(pid)
     report = _parse(line)
     if report is not None:
         return report

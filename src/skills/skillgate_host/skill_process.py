@@ -8,6 +8,7 @@ import signal
 import sys
 import traceback
 
+from .confinement import confine_call
 from .wire import describe_exception, write_frame
 
 PR_SET_PDEATHSIG = 1
@@ -69,7 +70,7 @@ def apply_limits(limits, for_host=False):
             pass
 
 
-def confine(host_pid, out_w, result_w, limits, keep=()):
+def confine(host_pid, out_w, result_w, cfg, keep=()):
     """Own session and group, dies with the host, stdio into the host's pipe, nothing else open
     (but the result pipe and `keep`)."""
     # The host's SIGCHLD wake-up pipe is about to be closed here; the skill's own children must not
@@ -92,7 +93,9 @@ def confine(host_pid, out_w, result_w, limits, keep=()):
     close_all_but(result_w, *keep)
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
-    apply_limits(limits)
+    apply_limits(cfg["limits"])
+    # The call's own Landlock domain, narrower than the host's: last, before any skill code.
+    confine_call(cfg)
 
 
 def close_all_but(*keep):
@@ -106,7 +109,7 @@ def close_all_but(*keep):
 def run_skill(host_pid, func, args, out_w, result_w, cfg):
     """The body of a skill process forked for a call already received; never returns."""
     def prepare():
-        confine(host_pid, out_w, result_w, cfg["limits"])
+        confine(host_pid, out_w, result_w, cfg)
         return func, args
 
     _run(prepare, result_w, cfg)
@@ -116,7 +119,7 @@ def run_spare(host_pid, functions, request_r, out_w, result_w, cfg):
     """The body of a skill process forked ahead of its call: confined first, then it waits for its
     one request (the gateway's JSON line, already validated by the host); never returns."""
     def prepare():
-        confine(host_pid, out_w, result_w, cfg["limits"], keep=(request_r,))
+        confine(host_pid, out_w, result_w, cfg, keep=(request_r,))
         data = bytearray()
         while chunk := os.read(request_r, 65536):
             data += chunk

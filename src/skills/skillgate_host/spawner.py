@@ -4,6 +4,7 @@ of its call, blocked on a pipe until the call's request arrives. It serves that 
 import os
 import signal
 
+from .confinement import remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
 
@@ -86,6 +87,7 @@ class Spawner:
         except (ProcessLookupError, PermissionError):
             pass
         os.waitpid(spare.pid, 0)
+        remove_call_tmp(self.cfg, spare.pid)
 
     def _fork(self, body):
         """Forks a skill process running body(out_w, result_w); returns (pid, out_r, result_r)."""

@@ -1,0 +1,130 @@
+"""Which paths a confined process may touch, and applying that with Landlock.
+
+Three domains, each nested in the one before (each can only narrow):
+  host      the warm host, the cold host, discovery: set before any skill file is imported
+  call      every skill process, right after fork (after the cgroup, before any skill code)
+Both grant the same system paths read-only and the workspace read-write; the host also has the
+private temp root (it makes each call's temp dir there), a call only its own temp dir. TCP is
+denied to both unless the call is of a `network` skill (those run cold, in a host whose domain
+leaves TCP alone: a warm host imports every file, so its domain must deny TCP).
+
+The seed's layout puts the gateway's folder inside the workspace. Landlock rules are hierarchical
+and only grant, so the workspace is granted around it: along the path from the workspace down to
+each protected path, every directory gets only READ_DIR (listing, which Landlock applies to the
+whole tree below it: names inside the gateway's folder stay listable, contents do not), each
+entry beside the path gets full rights, and the protected path itself gets nothing.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+from . import landlock
+
+SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys/devices/system/cpu")
+# Not /proc: Landlock's ptrace rule closes /proc/<pid>/mem of processes outside the domain, but
+# not /proc/<pid>/environ (PTRACE_MODE_READ passes on this kernel, measured). So only the
+# process's own /proc/<pid> (inherited by nothing: a child's /proc/self is another directory)
+# and the system-wide files skills read for status.
+PROC_FILES = ("/proc/loadavg", "/proc/meminfo", "/proc/uptime", "/proc/stat", "/proc/cpuinfo", "/proc/version", "/proc/filesystems")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+DEVICE_RIGHTS = landlock.READ_FILE | landlock.WRITE_FILE | landlock.IOCTL_DEV
+
+
+def workspace_grants(workspace, protected):
+    """[(path, rights)] for the workspace with every `protected` path (absolute, real) left out."""
+    workspace = os.path.realpath(workspace)
+    protected = [os.path.realpath(p) for p in protected]
+    inside = [p for p in protected if p == workspace or p.startswith(workspace + os.sep)]
+    if not inside:
+        return [(workspace, landlock.FULL)]
+    if workspace in inside:
+        return []  # the whole workspace is the gateway's folder: nothing of it is granted
+    on_path = set()  # directories between the workspace and a protected path
+    for p in inside:
+        parent = os.path.dirname(p)
+        while parent != workspace and parent.startswith(workspace):
+            on_path.add(parent)
+            parent = os.path.dirname(parent)
+    on_path.add(workspace)
+    grants = []
+    excluded = set(inside)
+    for directory in sorted(on_path):
+        grants.append((directory, landlock.LIST))
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            child = os.path.join(directory, name)
+            if child not in excluded and child not in on_path:
+                grants.append((child, landlock.FULL))
+    return grants
+
+
+def read_only_paths(cfg):
+    exe = os.path.realpath(sys.executable)
+    paths = [*SYSTEM_READ, sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(exe))]
+    paths += [cfg["dir"], os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    paths += cfg["confine"].get("readOnly") or []
+    return paths + [*PROC_FILES, f"/proc/{os.getpid()}"]
+
+
+def grants_for(cfg, writable_tmp):
+    confine = cfg["confine"]
+    grants = [(p, landlock.READ) for p in read_only_paths(cfg)]
+    grants += [(d, DEVICE_RIGHTS) for d in DEVICES]
+    grants += workspace_grants(cfg["workspace"], confine.get("protected") or [])
+    grants.append((writable_tmp, landlock.FULL))
+    return grants
+
+
+def active(cfg):
+    confine = cfg.get("confine")
+    return bool(confine and confine.get("kind") == "landlock")
+
+
+def confine_host(cfg):
+    """The host's domain; a no-op without SKILL_SANDBOX landlock."""
+    if not active(cfg):
+        return
+    confine = cfg["confine"]
+    os.makedirs(confine["tmpRoot"], mode=0o700, exist_ok=True)
+    # The host's own temp dir (a warm host imports every file: their top-level code may use one).
+    tmp = os.path.join(confine["tmpRoot"], f"host-{os.getpid()}")
+    os.makedirs(tmp, mode=0o700, exist_ok=True)
+    _use_tmp(tmp)
+    landlock.restrict(grants_for(cfg, confine["tmpRoot"]), confine["abi"], deny_tcp=not confine.get("network"))
+
+
+def confine_call(cfg):
+    """A skill process's own domain with a private temp dir (TMPDIR); called right after fork."""
+    if not active(cfg):
+        return
+    confine = cfg["confine"]
+    tmp = call_tmp(cfg, os.getpid())
+    os.mkdir(tmp, 0o700)
+    _use_tmp(tmp)
+    landlock.restrict(grants_for(cfg, tmp), confine["abi"], deny_tcp=not confine.get("network"))
+
+
+def _use_tmp(tmp):
+    for key in ("TMPDIR", "TMP", "TEMP"):
+        os.environ[key] = tmp
+    tempfile.tempdir = None
+
+
+def call_tmp(cfg, pid):
+    return os.path.join(cfg["confine"]["tmpRoot"], f"call-{pid}")
+
+
+def remove_call_tmp(cfg, pid):
+    """The host removes a call's temp dir once the call's whole group is gone."""
+    if active(cfg):
+        shutil.rmtree(call_tmp(cfg, pid), ignore_errors=True)
+
+
+def probe():
+    """{"abi": N} for the gateway's start-up check."""
+    return {"abi": landlock.abi_version()}

@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { importReports, landlockMissing, listener, makeLayout, startConfined, writeTargets } from './confinement-layout.js';
+import { MODES } from './helpers.js';
+
+// Real kernel, real Python: a hostile skill file in the gateway's SKILLS_DIR tries every way out,
+// at import (discovery, the warm host) and in a call, under the default SKILL_SANDBOX=auto.
+const missing = await landlockMissing();
+
+function assertDenied(t: Test, results: Record<string, string>, where: string) {
+  for (const [probe, outcome] of Object.entries(results)) t.match(outcome, /^denied/, `${where}: ${probe} is denied`);
+}
+
+function assertWorks(t: Test, results: Record<string, string>, where: string) {
+  for (const [probe, outcome] of Object.entries(results)) t.equal(outcome, 'ALLOWED', `${where}: ${probe} works`);
+}
+
+for (const kind of ['nested', 'flat'] as const) {
+  for (const mode of MODES) {
+    t.test(`${kind} layout, ${mode}: a hostile skill file gets nowhere`, { skip: missing }, async (t) => {
+      const layout = makeLayout(t, kind);
+      const adminPort = await listener(t);
+      const botApiPort = await listener(t);
+      writeTargets(layout, { adminPort, botApiPort });
+      const { runtime, logs } = await startConfined(t, layout, { mode });
+      t.equal(runtime.status().sandbox, 'landlock', 'auto picks Landlock');
+      t.match(logs(), /Skill runtime ready \(sandbox landlock ABI \d+/);
+
+      const reports = importReports(layout);
+      t.ok(reports.length >= (mode === 'warm' ? 2 : 1), `top-level code ran in ${reports.length} import processes`);
+      for (const report of reports) {
+        assertDenied(t, report.attacks, 'at import');
+        assertWorks(t, report.controls, 'at import');
+      }
+
+      const result = await runtime.run('escape', {});
+      t.equal(result.outcome, 'ok', result.output);
+      const { attacks, controls } = JSON.parse(result.output) as { attacks: Record<string, string>; controls: Record<string, string> };
+      assertDenied(t, attacks, 'in a call');
+      assertWorks(t, controls, 'in a call');
+      t.notOk(fs.existsSync(path.join(layout.skillsDir, 'planted.py')), 'nothing planted in SKILLS_DIR');
+      t.notOk(fs.existsSync(path.join(layout.root, 'planted.txt')), 'nothing written into HOME');
+
+      const killer = await runtime.run('kill_host', {});
+      t.equal(killer.outcome, 'error', 'the host survives a call that signals it');
+      t.match(killer.output, /PermissionError/);
+      t.equal(runtime.status().warmHost, mode === 'warm' ? 'up' : 'off');
+
+      const plain = await runtime.run('plain_connect', { port: botApiPort });
+      t.equal(plain.outcome, 'error', 'no TCP without the network attribute');
+      t.match(plain.output, /PermissionError/);
+      const networked = await runtime.run('net_connect', { port: botApiPort });
+      t.equal(networked.outcome, 'ok', `a network=True skill connects: ${networked.output}`);
+    });
+  }
+}
+
+t.test('nested layout: a folder created in the workspace later is reachable after the folder watch reloads', { skip: missing }, async (t) => {
+  const layout = makeLayout(t, 'nested');
+  writeTargets(layout, { adminPort: 1, botApiPort: 1 });
+  const { runtime } = await startConfined(t, layout);
+  const fresh = path.join(layout.workspace, 'fresh');
+  fs.mkdirSync(fresh);
+  await runtime.reload(); // what the watch does on its own (watch is off in these tests)
+  fs.writeFileSync(path.join(layout.workspace, 'targets.json'), JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(layout.workspace, 'targets.json'), 'utf8')), outDir: fresh }));
+  const result = await runtime.run('escape', {});
+  t.equal(result.outcome, 'ok');
+  t.equal((JSON.parse(result.output) as { controls: Record<string, string> }).controls['write in the workspace'], 'ALLOWED');
+});
+
+t.test('SKILL_SANDBOX=landlock is honoured, and none says so at start', { skip: missing }, async (t) => {
+  const layout = makeLayout(t, 'flat');
+  writeTargets(layout, { adminPort: 1, botApiPort: 1 });
+  const landlock = await startConfined(t, layout, { sandbox: 'landlock', mode: 'cold' });
+  t.equal(landlock.runtime.status().sandbox, 'landlock');
+  t.match(landlock.runtime.status().sandboxLevel, /^landlock ABI \d+: filesystem/);
+  const none = await startConfined(t, layout, { sandbox: 'none', mode: 'cold' });
+  t.equal(none.runtime.status().sandbox, 'none');
+  t.match(none.logs(), /"level":(40|"warn").*Skills run unconfined: none \(SKILL_SANDBOX=none\)/);
+});
