@@ -56,6 +56,8 @@ export class FakeTelegram {
   private readonly migrated = new Map<number, number>();
   webhook: WebhookRegistration | undefined;
   setWebhookCount = 0;
+  /** Answer getUpdates at once instead of holding it (a proxy that cuts long polls short). */
+  answerPollsAtOnce = false;
   private readonly faults = new Map<string, Fault[]>();
   private readonly queue: Array<Record<string, unknown>> = [];
   private readonly pollers = new Set<() => void>();
@@ -270,7 +272,7 @@ export class FakeTelegram {
   private async longPoll(offset: number, timeoutS: number, limit: number): Promise<object[]> {
     // Confirmed updates (below offset) are forgotten, as Telegram does.
     while (this.queue.length > 0 && Number(this.queue[0]!.update_id) < offset) this.queue.shift();
-    if (this.queue.length === 0 && timeoutS > 0) {
+    if (this.queue.length === 0 && timeoutS > 0 && !this.answerPollsAtOnce) {
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer);
