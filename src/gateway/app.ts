@@ -161,6 +161,8 @@ export class Gateway {
       ttlSeconds: config.approvalTtlS,
       logger,
     });
+    migrations.onMigrate((from, to) => approvals.migrate(from, to));
+    migrations.onMigrate((from, to) => this.router.migrate?.(from, to));
     const audit = new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES, redact: this.redact, logger });
     this.audit = audit;
     this.backlogTimer = setInterval(() => health.backlog(this.store.pendingCount()), BACKLOG_CHECK_MS).unref();

@@ -13,6 +13,7 @@ const MAX_HOPS = 8;
  */
 export class ChatMigrations {
   private readonly moves = new Map<number, number>();
+  private readonly listeners: Array<(from: number, to: number) => unknown> = [];
   private readonly file: string;
 
   constructor(private readonly options: { dataDir: string; logger: Logger }) {
@@ -38,11 +39,27 @@ export class ChatMigrations {
     return false;
   }
 
-  /** Records a migration; returns false when it was known already. */
-  record(from: number, to: number): boolean {
+  /** Called once per new migration, whichever way it was learned; moves a part's per-chat state. */
+  onMigrate(listener: (from: number, to: number) => unknown): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Records a migration, learned from a migrate_to/from_chat_id service message or from a send
+   * Telegram refused with the new id, and tells the listeners. Returns false when it was known.
+   */
+  async record(from: number, to: number): Promise<boolean> {
     if (from === to || this.moves.get(from) === to) return false;
     this.moves.set(from, to);
     this.save();
+    this.options.logger.info({ from, to }, `Group ${from} was upgraded to supergroup ${to}; its state moves along (set TELEGRAM_ALLOWED_CHAT_IDS to the new id)`);
+    for (const listener of this.listeners) {
+      try {
+        await listener(from, to);
+      } catch (err) {
+        this.options.logger.error({ from, to, err }, 'Could not move a chat\'s state to its new id');
+      }
+    }
     return true;
   }
 

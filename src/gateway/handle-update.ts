@@ -188,10 +188,12 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     else await reply(target, answer.text, journal);
   }
 
-  /** Moves what the gateway keeps per chat to the supergroup's id. Idempotent. */
+  /** Moves what the gateway keeps per chat to the supergroup's id (the app wires the parts to `migrations`). */
   async function migrate(from: number, to: number) {
-    if (deps.migrations && !deps.migrations.record(from, to)) return;
-    logger.info({ from, to }, `Group ${from} was upgraded to supergroup ${to}; its state moves along (set TELEGRAM_ALLOWED_CHAT_IDS to the new id)`);
+    if (deps.migrations) {
+      await deps.migrations.record(from, to);
+      return;
+    }
     deps.approvals?.migrate?.(from, to);
     await deps.router.migrate?.(from, to);
   }

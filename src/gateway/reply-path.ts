@@ -64,8 +64,7 @@ export class ReplyPath {
         if (!isPermanent(err)) health?.telegramSendFailed((err as Error).message);
         throw err;
       }
-      migrations.record(to, moved);
-      logger.info({ from: to, to: moved }, 'Group was upgraded to a supergroup; sending to its new id');
+      await migrations.record(to, moved);
       to = moved;
       // Message ids and topics do not carry over to the supergroup: send it plain.
       const { reply_markup } = extra;
