@@ -156,7 +156,15 @@ export class Gateway {
         answerCallbackQuery: (id, text) => this.api.answerCallbackQuery(id, text),
         editMessageReplyMarkup: (chatId, messageId, markup) => this.api.editMessageReplyMarkup(chatId, messageId, markup),
       },
-      runner: skills,
+      // Approved runs count toward the skill health streaks like any other run.
+      runner: {
+        ...skills,
+        run: async (name, args, options) => {
+          const result = await skills.run(name, args, options);
+          health.skillFinished(result);
+          return result;
+        },
+      },
       dataDir: config.dataDir,
       ttlSeconds: config.approvalTtlS,
       logger,
