@@ -33,6 +33,16 @@ export interface WebhookRegistration {
   certificate?: string;
 }
 
+export interface SentMessage {
+  chat_id: number;
+  text: string;
+  message_id: number;
+  reply_markup?: unknown;
+  reply_parameters?: { message_id: number; allow_sending_without_reply?: boolean };
+  message_thread_id?: number;
+  link_preview_options?: { is_disabled?: boolean };
+}
+
 export interface FakeTelegramOptions {
   token: string;
   username?: string;
@@ -40,10 +50,14 @@ export interface FakeTelegramOptions {
 
 export class FakeTelegram {
   readonly calls: RecordedCall[] = [];
-  /** Every sendMessage accepted, in order. */
-  readonly sent: Array<{ chat_id: number; text: string; message_id: number; reply_markup?: unknown }> = [];
+  /** Every sendMessage accepted, in order, with the parameters that say where and how it went. */
+  readonly sent: SentMessage[] = [];
+  /** Groups upgraded to supergroups: sends to the old id fail as Telegram's do. */
+  private readonly migrated = new Map<number, number>();
   webhook: WebhookRegistration | undefined;
   setWebhookCount = 0;
+  /** Answer getUpdates at once instead of holding it (a proxy that cuts long polls short). */
+  answerPollsAtOnce = false;
   private readonly faults = new Map<string, Fault[]>();
   private readonly queue: Array<Record<string, unknown>> = [];
   private readonly pollers = new Set<() => void>();
@@ -74,6 +88,11 @@ export class FakeTelegram {
   /** The next call(s) to `method` fail this way, in order. */
   failNext(method: string, ...faults: Fault[]): void {
     this.faults.set(method, [...(this.faults.get(method) ?? []), ...faults]);
+  }
+
+  /** The group `from` became supergroup `to`: sendMessage to `from` now answers 400 with migrate_to_chat_id. */
+  migrateChat(from: number, to: number): void {
+    this.migrated.set(from, to);
   }
 
   callsOf(method: string): RecordedCall[] {
@@ -175,7 +194,7 @@ export class FakeTelegram {
     const bad = (description: string, code = 400): [number, object] => [code, { ok: false, error_code: code, description }];
     switch (method) {
       case 'getMe':
-        return ok({ id: Number(this.token.split(':')[0]), is_bot: true, first_name: 'Skillgate Demo', username: this.username });
+        return ok(this.me());
       case 'setWebhook': {
         this.setWebhookCount++;
         if (typeof p.url !== 'string' || p.url === '') {
@@ -220,8 +239,20 @@ export class FakeTelegram {
         if (typeof p.chat_id !== 'number' && typeof p.chat_id !== 'string') return bad('Bad Request: chat_id is empty');
         if (text.trim() === '') return bad('Bad Request: message text is empty');
         if (text.length > 4096) return bad('Bad Request: message is too long');
-        const message = { message_id: this.messageId++, chat: { id: Number(p.chat_id) }, date: Math.floor(Date.now() / 1000), text };
-        this.sent.push({ chat_id: Number(p.chat_id), text, message_id: message.message_id, reply_markup: p.reply_markup });
+        const movedTo = this.migrated.get(Number(p.chat_id));
+        if (movedTo !== undefined) {
+          return [400, { ok: false, error_code: 400, description: 'Bad Request: group chat was upgraded to a supergroup chat', parameters: { migrate_to_chat_id: movedTo } }];
+        }
+        const message = { message_id: this.messageId++, from: this.me(), chat: { id: Number(p.chat_id) }, date: Math.floor(Date.now() / 1000), text };
+        this.sent.push({
+          chat_id: Number(p.chat_id),
+          text,
+          message_id: message.message_id,
+          reply_markup: parseMaybeJson(p.reply_markup),
+          ...(p.reply_parameters !== undefined ? { reply_parameters: parseMaybeJson(p.reply_parameters) as SentMessage['reply_parameters'] } : {}),
+          ...(p.message_thread_id !== undefined ? { message_thread_id: Number(p.message_thread_id) } : {}),
+          ...(p.link_preview_options !== undefined ? { link_preview_options: parseMaybeJson(p.link_preview_options) as SentMessage['link_preview_options'] } : {}),
+        });
         return ok(message);
       }
       case 'sendChatAction':
@@ -234,10 +265,14 @@ export class FakeTelegram {
     }
   }
 
+  private me() {
+    return { id: Number(this.token.split(':')[0]), is_bot: true, first_name: 'Skillgate Demo', username: this.username };
+  }
+
   private async longPoll(offset: number, timeoutS: number, limit: number): Promise<object[]> {
     // Confirmed updates (below offset) are forgotten, as Telegram does.
     while (this.queue.length > 0 && Number(this.queue[0]!.update_id) < offset) this.queue.shift();
-    if (this.queue.length === 0 && timeoutS > 0) {
+    if (this.queue.length === 0 && timeoutS > 0 && !this.answerPollsAtOnce) {
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer);

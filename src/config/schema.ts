@@ -40,6 +40,15 @@ export const envSchema = z.object({
         .array(z.string().regex(/^\d{1,20}$/, 'must contain only numeric user ids'))
         .min(1, 'must list at least one user id'),
     ),
+  /**
+   * Unset by default: groups are ignored. Comma-separated group/supergroup chat ids (negative,
+   * e.g. -1001234567890) where allowed users may address the bot.
+   */
+  TELEGRAM_ALLOWED_CHAT_IDS: z
+    .string()
+    .transform(csv)
+    .pipe(z.array(z.string().regex(/^-?\d{1,20}$/, 'must contain only numeric chat ids (groups are negative, e.g. -1001234567890)')))
+    .optional(),
   /** `webhook` (default) or `polling`. */
   TELEGRAM_MODE: z.enum(['webhook', 'polling'], { error: 'must be "webhook" or "polling"' }).default('webhook'),
   /** Required in webhook mode: 1-256 chars of A-Za-z0-9_- sent by Telegram in X-Telegram-Bot-Api-Secret-Token. */
@@ -154,6 +163,8 @@ export interface Config {
   telegram: {
     token: string;
     allowedUserIds: ReadonlySet<number>;
+    /** Groups and supergroups the bot works in; empty: groups are ignored. */
+    allowedChatIds: ReadonlySet<number>;
     mode: 'webhook' | 'polling';
     webhookSecret: string | undefined;
     apiBase: string;
@@ -239,6 +250,7 @@ export function toConfig(env: Env, cwd: string): Config {
     telegram: {
       token: env.TELEGRAM_BOT_TOKEN,
       allowedUserIds: new Set(env.TELEGRAM_ALLOWED_USER_IDS.map(Number)),
+      allowedChatIds: new Set((env.TELEGRAM_ALLOWED_CHAT_IDS ?? []).map(Number)),
       mode: env.TELEGRAM_MODE,
       webhookSecret: env.TELEGRAM_WEBHOOK_SECRET,
       apiBase: env.TELEGRAM_API_BASE.replace(/\/+$/, ''),

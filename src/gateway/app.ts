@@ -19,14 +19,16 @@ import { RuleRouter } from '../router/rules.js';
 import type { IntentRouter } from '../router/types.js';
 import { SkillRuntime } from '../skills/runtime.js';
 import { TelegramApi } from '../telegram/api-client.js';
-import { TelegramApiError } from '../telegram/errors.js';
 import { TelegramPoller } from '../telegram/polling.js';
 import { ensureWebhook } from '../telegram/webhook-registration.js';
 import type { SendRateLimits } from '../telegram/rate-limiter.js';
 import { ApprovalService } from './approvals.js';
+import { identityFromToken, learnIdentity, type LearnedIdentity } from './bot-identity.js';
+import { ChatMigrations } from './chat-migrations.js';
 import { createUpdateHandler } from './handle-update.js';
 import { HealthAlerts } from './health-alerts.js';
 import { redactingRunner } from './redacting-runner.js';
+import { ReplyPath } from './reply-path.js';
 
 /** How often the inbox backlog is compared with its alert threshold. */
 const BACKLOG_CHECK_MS = 15_000;
@@ -63,7 +65,8 @@ export class Gateway {
   private webhookRegistered: boolean | undefined;
   private stopped: Promise<void> | undefined;
   private backlogTimer: NodeJS.Timeout | undefined;
-  private botUsername: string | undefined;
+  /** The id is the token's digits; the username comes from getMe, retried until it answers. */
+  private readonly bot: LearnedIdentity;
 
   private constructor(
     readonly config: Config,
@@ -75,7 +78,9 @@ export class Gateway {
     readonly skills: SkillRuntime,
     readonly api: TelegramApi,
     readonly router: IntentRouter,
-  ) {}
+  ) {
+    this.bot = identityFromToken(config.telegram.token);
+  }
 
   /** Builds and starts everything; throws a SkillgateError the caller turns into an exit code. */
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -139,23 +144,43 @@ export class Gateway {
 
   private async run(): Promise<void> {
     const { config, logger } = this;
-    await this.verifyBotToken();
+    await learnIdentity({ api: this.api, identity: this.bot, logger, signal: this.shutdown.signal });
     const skills = redactingRunner(this.skills, this.redact);
+    const health = new HealthAlerts(this.alerter, { backlogThreshold: Math.min(1000, Math.floor(config.inboxMaxPending / 2)) });
+    const migrations = new ChatMigrations({ dataDir: config.dataDir, logger });
+    // Every message the gateway sends goes through this one path, approvals included.
+    const replies = new ReplyPath({ api: this.api, logger, health, redact: this.redact, migrations });
     const approvals = new ApprovalService({
-      api: this.api,
-      runner: skills,
+      api: {
+        sendMessage: (chatId, text, extra) => replies.sendMessage(chatId, text, extra),
+        answerCallbackQuery: (id, text) => this.api.answerCallbackQuery(id, text),
+        editMessageReplyMarkup: (chatId, messageId, markup) => this.api.editMessageReplyMarkup(chatId, messageId, markup),
+      },
+      // Approved runs count toward the skill health streaks like any other run.
+      runner: {
+        ...skills,
+        run: async (name, args, options) => {
+          const result = await skills.run(name, args, options);
+          health.skillFinished(result);
+          return result;
+        },
+      },
       dataDir: config.dataDir,
       ttlSeconds: config.approvalTtlS,
       logger,
     });
+    migrations.onMigrate((from, to) => approvals.migrate(from, to));
+    migrations.onMigrate((from, to) => this.router.migrate?.(from, to));
     const audit = new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES, redact: this.redact, logger });
     this.audit = audit;
-    const health = new HealthAlerts(this.alerter, { backlogThreshold: Math.min(1000, Math.floor(config.inboxMaxPending / 2)) });
     this.backlogTimer = setInterval(() => health.backlog(this.store.pendingCount()), BACKLOG_CHECK_MS).unref();
     const handler = createUpdateHandler({
       allowedUserIds: config.telegram.allowedUserIds,
-      botUsername: this.botUsername,
+      allowedChatIds: config.telegram.allowedChatIds,
+      bot: this.bot,
       api: this.api,
+      replies,
+      migrations,
       router: this.router,
       skills,
       approvals,
@@ -187,21 +212,6 @@ export class Gateway {
       this.poller.start();
     }
     await this.listenAdmin();
-  }
-
-  /** getMe: proves the token works before we accept traffic. A rejected token is a config error. */
-  private async verifyBotToken(): Promise<void> {
-    try {
-      const me = await this.api.getMe();
-      this.botUsername = me.username;
-      this.logger.info({ bot: me.username }, `Connection verified with the Telegram Bot API: @${me.username}`);
-    } catch (err) {
-      if (err instanceof TelegramApiError && (err.errorCode === 401 || err.errorCode === 404)) {
-        throw new ConfigError([`TELEGRAM_BOT_TOKEN: was rejected by Telegram (${err.errorCode} ${err.errorCode === 401 ? 'Unauthorized' : 'Not Found'}); copy the token from @BotFather again`]);
-      }
-      // Telegram unreachable right now: start anyway, replies retry on their own.
-      this.logger.warn({ err: (err as Error).message }, 'Could not reach the Telegram Bot API at start; continuing');
-    }
   }
 
   private async listenMain(dispatcher: InboxDispatcher): Promise<void> {

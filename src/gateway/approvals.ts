@@ -4,16 +4,19 @@ import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { formatSkillResult } from '../router/format.js';
 import type { SkillResult, SkillRunner } from '../skills/types.js';
+import type { SendExtra } from '../telegram/api-client.js';
 import type { CallbackQuery } from '../telegram/update-schema.js';
+import { extraFor } from './reply-path.js';
 
 /** The Bot API calls the approval flow makes (a subset of TelegramApi). */
 export interface ApprovalApi {
-  sendMessage(chatId: number, text: string, extra?: { reply_markup?: object }): Promise<Array<{ message_id: number }>>;
+  sendMessage(chatId: number, text: string, extra?: SendExtra): Promise<Array<{ message_id: number }>>;
   answerCallbackQuery(callbackQueryId: string, text?: string): Promise<unknown>;
   editMessageReplyMarkup(chatId: number, messageId: number, replyMarkup?: object): Promise<unknown>;
 }
 
 export interface ApprovalServiceOptions {
+  /** The gateway passes its ReplyPath for sendMessage, so prompts and results share the one reply path. */
   api: ApprovalApi;
   runner: SkillRunner;
   /** Pending approvals are kept in DATA_DIR/approvals.json so a restart does not lose them. */
@@ -35,6 +38,9 @@ interface PendingApproval {
   expiresAt: number;
   /** The message carrying the keyboard, to remove it after the decision. */
   messageId?: number;
+  /** The forum topic and the question (groups), so the prompt and the outcome land next to it. */
+  threadId?: number;
+  replyTo?: number;
 }
 
 const FILE = 'approvals.json';
@@ -62,7 +68,7 @@ export class ApprovalService {
   }
 
   /** Asks the user to approve; the skill does not run now. */
-  async request(input: { chatId: number; userId: number; skill: string; args: unknown }): Promise<SkillResult> {
+  async request(input: { chatId: number; userId: number; skill: string; args: unknown; threadId?: number; replyTo?: number }): Promise<SkillResult> {
     await this.expireStale();
     const shown = describeArgs(input.args);
     if (shown === undefined) {
@@ -90,6 +96,7 @@ export class ApprovalService {
         input.chatId,
         `Approve running ${input.skill}?${shown}\nOnly you can decide; this request expires in ${minutes} min.`,
         {
+          ...extraFor(entry),
           reply_markup: {
             inline_keyboard: [[
               { text: '✅ Approve', callback_data: `approve:${entry.id}` },
@@ -110,12 +117,19 @@ export class ApprovalService {
     return result(input.skill, 'pending_approval', `${input.skill} needs your approval: tap Approve or Deny above.`);
   }
 
-  /** A tap on Approve or Deny. Always answers the callback query, so the button stops spinning. */
-  async handleCallback(query: CallbackQuery): Promise<void> {
+  /**
+   * A tap on Approve or Deny. Always answers the callback query, so the button stops spinning.
+   * A button this service did not make (another bot's, a forged one) is answered and nothing else.
+   */
+  async handleCallback(query: CallbackQuery, journal?: { markReplied(): void }): Promise<void> {
     await this.expireStale();
     const match = CALLBACK.exec(query.data ?? '');
-    const entry = match ? this.pending.get(match[2]!) : undefined;
-    if (!match || !entry) {
+    if (!match) {
+      await this.answer(query.id);
+      return;
+    }
+    const entry = this.pending.get(match[2]!);
+    if (!entry) {
       await this.answer(query.id, 'This request is no longer pending.');
       if (query.message) await this.removeKeyboard(query.message.chat.id, query.message.message_id);
       return;
@@ -133,11 +147,27 @@ export class ApprovalService {
     await this.answer(query.id, approved ? `Approved: running ${entry.skill}…` : 'Denied.');
     await this.removeKeyboard(entry.chatId, query.message?.message_id ?? entry.messageId);
     if (!approved) {
-      await this.notify(entry.chatId, `Denied: ${entry.skill} was not run.`);
+      await this.notify(entry, `Denied: ${entry.skill} was not run.`);
+      journal?.markReplied();
       return;
     }
     const outcome = await this.options.runner.run(entry.skill, entry.args);
-    await this.notify(entry.chatId, formatSkillResult(outcome));
+    await this.notify(entry, formatSkillResult(outcome));
+    journal?.markReplied();
+  }
+
+  /** The group became a supergroup: its approvals follow; old message ids and topics do not carry over. */
+  migrate(from: number, to: number): void {
+    let moved = false;
+    for (const entry of this.pending.values()) {
+      if (entry.chatId !== from) continue;
+      entry.chatId = to;
+      delete entry.messageId;
+      delete entry.threadId;
+      delete entry.replyTo;
+      moved = true;
+    }
+    if (moved) this.save();
   }
 
   /** Pending approvals, for tests and diagnostics. */
@@ -155,11 +185,11 @@ export class ApprovalService {
     for (const entry of stale) {
       this.options.logger.info({ approvalId: entry.id, skill: entry.skill }, 'Approval expired');
       await this.removeKeyboard(entry.chatId, entry.messageId);
-      await this.notify(entry.chatId, `Approval for ${entry.skill} expired; it was not run.`);
+      await this.notify(entry, `Approval for ${entry.skill} expired; it was not run.`);
     }
   }
 
-  private async answer(callbackQueryId: string, text: string): Promise<void> {
+  private async answer(callbackQueryId: string, text?: string): Promise<void> {
     try {
       await this.options.api.answerCallbackQuery(callbackQueryId, text);
     } catch (err) {
@@ -178,11 +208,11 @@ export class ApprovalService {
     }
   }
 
-  private async notify(chatId: number, text: string): Promise<void> {
+  private async notify(entry: PendingApproval, text: string): Promise<void> {
     try {
-      await this.options.api.sendMessage(chatId, text);
+      await this.options.api.sendMessage(entry.chatId, text, extraFor(entry));
     } catch (err) {
-      this.options.logger.error({ chatId, err: (err as Error).message }, 'Could not send the approval outcome');
+      this.options.logger.error({ chatId: entry.chatId, err: (err as Error).message }, 'Could not send the approval outcome');
     }
   }
 

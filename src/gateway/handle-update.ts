@@ -6,23 +6,26 @@ import { parseCommand, runCommand } from '../router/commands.js';
 import type { IntentRouter, RouteContext, RouteReply } from '../router/types.js';
 import type { SkillResult, SkillRunner } from '../skills/types.js';
 import { SkillgateError } from '../errors.js';
-import { TelegramApiError } from '../telegram/errors.js';
 import { updateSchema, type CallbackQuery, type IncomingMessage } from '../telegram/update-schema.js';
+import type { BotIdentity } from './addressing.js';
+import { AnsweredAlbums } from './albums.js';
+import type { ChatMigrations } from './chat-migrations.js';
 import type { HealthAlerts } from './health-alerts.js';
-import { keepTyping } from './typing-indicator.js';
+import { judge } from './intake-filter.js';
+import { isPermanent, ReplyPath, type ReplyApi, type ReplyTarget } from './reply-path.js';
 import { UnauthorizedTracker } from './unauthorized-tracker.js';
 
 /** The Bot API calls the pipeline makes. */
-export interface ReplySender {
-  sendMessage(chatId: number, text: string, extra?: { reply_markup?: object }): Promise<unknown>;
-  sendChatAction(chatId: number, action?: 'typing'): Promise<unknown>;
+export interface ReplySender extends ReplyApi {
   answerCallbackQuery(id: string, text?: string): Promise<unknown>;
 }
 
 /** Gate for skills marked requires_approval (src/gateway/approvals.ts). */
 export interface ApprovalGate {
-  request(input: { chatId: number; userId: number; skill: string; args: unknown }): Promise<SkillResult>;
-  handleCallback(query: CallbackQuery): Promise<void>;
+  request(input: { chatId: number; userId: number; skill: string; args: unknown; threadId?: number; replyTo?: number }): Promise<SkillResult>;
+  handleCallback(query: CallbackQuery, journal?: ReplyJournal): Promise<void>;
+  /** The group became a supergroup: pending approvals follow it. */
+  migrate?(from: number, to: number): void;
 }
 
 export interface AuditSink {
@@ -37,9 +40,16 @@ class ReplyRejected extends Error {}
 
 export interface UpdateHandlerDeps {
   allowedUserIds: ReadonlySet<number>;
-  /** This bot's username (from getMe): `/cmd@other_bot` in a group is not for us. */
+  /** Groups the bot works in (TELEGRAM_ALLOWED_CHAT_IDS). Default none: groups are ignored. */
+  allowedChatIds?: ReadonlySet<number>;
+  /** Who this bot is; read at every message, so a username learned late (getMe retried) counts at once. */
+  bot?: BotIdentity;
+  /** Shorthand for `bot` when the username is known up front (tests). */
   botUsername?: string;
   api: ReplySender;
+  /** Default: a ReplyPath over `api`. */
+  replies?: ReplyPath;
+  migrations?: ChatMigrations;
   router: IntentRouter;
   skills: SkillRunner;
   approvals?: ApprovalGate;
@@ -65,26 +75,37 @@ export interface ReplyJournal {
 }
 
 const TEXT_ONLY_REPLY = 'I only understand text messages for now. Send me a message in words, or /help.';
+const FORWARDED_REPLY = 'That is a forwarded message, so I did not act on it. To run something, type it yourself.';
 const PREVIEW_CHARS = 120;
 
 /**
- * Builds the handler the inbox dispatcher calls for each update: allowlist, then commands or the
- * router, skills through the approval gate, the reply, the audit line. A failure that retrying
- * can fix (Telegram unreachable) is thrown so the dispatcher retries; one that it cannot fix
- * (the user blocked the bot) is logged and audited, not retried.
+ * Builds the handler the inbox dispatcher calls for each update: the intake rules (groups,
+ * allowlist, addressing, forwards), then commands or the router, skills through the approval gate,
+ * the reply, the audit line. A failure that retrying can fix (Telegram unreachable) is thrown so
+ * the dispatcher retries; one that it cannot fix (the user blocked the bot) is logged and audited.
  */
 export function createUpdateHandler(deps: UpdateHandlerDeps) {
   const { logger, metrics } = deps;
   const unauthorized = new UnauthorizedTracker(deps.alerter);
+  const albums = new AnsweredAlbums();
+  const bot: BotIdentity = deps.bot ?? { id: undefined, username: deps.botUsername };
+  const replies = deps.replies ?? new ReplyPath({ api: deps.api, logger, health: deps.health, migrations: deps.migrations });
+  const rules = () => ({
+    allowedUserIds: deps.allowedUserIds,
+    allowedChatIds: deps.allowedChatIds ?? new Set<number>(),
+    bot,
+    migrations: deps.migrations,
+    logger,
+  });
 
-  async function runSkill(chatId: number, userId: number, name: string, args: unknown): Promise<SkillResult> {
+  async function runSkill(target: ReplyTarget, userId: number, name: string, args: unknown): Promise<SkillResult> {
     const info = deps.skills.get(name);
     if (info?.requiresApproval && deps.approvals) {
       // Bad arguments are refused now: nobody should approve a call that cannot run.
       const refusal = deps.skills.precheck?.(name, args);
       if (refusal) return { skill: name, outcome: 'invalid_args', ok: false, output: refusal, truncated: false, durationMs: 0 };
-      logger.info({ chatId, skill: name }, 'Skill requires approval; asking the user');
-      return deps.approvals.request({ chatId, userId, skill: name, args });
+      logger.info({ chatId: target.chatId, skill: name }, 'Skill requires approval; asking the user');
+      return deps.approvals.request({ chatId: target.chatId, userId, skill: name, args, threadId: target.threadId, replyTo: target.replyTo });
     }
     const result = await deps.skills.run(name, args, { signal: deps.shutdownSignal });
     deps.health?.skillFinished(result);
@@ -96,18 +117,42 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     const userId = message.from?.id;
     audit.chat_id = chatId;
     audit.user_id = userId ?? null;
-    if (userId === undefined || !deps.allowedUserIds.has(userId)) {
-      logger.warn({ userId: userId ?? null, chatId }, `Security Filter: Unauthorized request from user_id: ${userId ?? 'unknown'}`);
-      if (userId !== undefined) unauthorized.record(userId);
-      audit.outcome = 'unauthorized';
-      return;
+    const verdict = judge(message, rules());
+    switch (verdict.action) {
+      case 'ignore':
+        logger.debug({ updateId, chatId, userId: userId ?? null, why: verdict.why }, 'Message ignored');
+        audit.kind = verdict.kind;
+        audit.outcome = 'ignored';
+        return;
+      case 'migrate':
+        audit.kind = 'migration';
+        audit.outcome = 'ignored';
+        await migrate(verdict.from, verdict.to);
+        return;
+      case 'unauthorized':
+        logger.warn({ userId: userId ?? null, chatId }, `Security Filter: Unauthorized request from user_id: ${userId ?? 'unknown'}`);
+        if (userId !== undefined) unauthorized.record(userId);
+        audit.outcome = 'unauthorized';
+        return;
+      case 'forwarded':
+        audit.kind = 'forwarded';
+        await reply(verdict.target, FORWARDED_REPLY, journal);
+        return;
+      case 'non_text':
+        audit.kind = 'non_text';
+        if (message.media_group_id !== undefined && !albums.first(chatId, message.media_group_id)) {
+          audit.outcome = 'ignored';
+          return;
+        }
+        await reply(verdict.target, TEXT_ONLY_REPLY, journal);
+        return;
+      case 'handle':
+        await handleText(updateId, verdict.target, verdict.userId, verdict.text, journal, audit);
     }
-    if (message.text === undefined) {
-      await reply(chatId, TEXT_ONLY_REPLY, journal);
-      audit.kind = 'non_text';
-      return;
-    }
-    const text = message.text;
+  }
+
+  async function handleText(updateId: number, target: ReplyTarget, userId: number, text: string, journal: ReplyJournal, audit: AuditRecord) {
+    const { chatId } = target;
     audit.text_preview = text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
     logger.info({ updateId, userId, chatId, chars: text.length }, `Received message from user_id: ${userId}`);
 
@@ -115,7 +160,7 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     // once does not need it, and each indicator is one more Bot API call.
     let stopTyping: (() => void) | undefined;
     const startTyping = () => {
-      stopTyping ??= keepTyping((id) => deps.api.sendChatAction(id, 'typing'), chatId, logger);
+      stopTyping ??= replies.typing(target);
     };
     let answer: RouteReply;
     try {
@@ -127,15 +172,10 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
         skills: () => deps.skills.list(),
         runSkill: (name, args) => {
           startTyping();
-          return runSkill(chatId, userId, name, args);
+          return runSkill(target, userId, name, args);
         },
       };
       const command = parseCommand(text);
-      if (command?.mention && deps.botUsername && command.mention.toLowerCase() !== deps.botUsername.toLowerCase()) {
-        logger.debug({ updateId, mention: command.mention }, 'Command addressed to another bot; ignored');
-        audit.outcome = 'ignored';
-        return;
-      }
       audit.route = command ? `command:/${command.name}` : deps.router.kind;
       logger.info({ updateId, route: audit.route }, 'Message routed');
       if (!command && deps.router.kind === 'llm') startTyping();
@@ -145,45 +185,68 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     }
     audit.skills = answer.skills;
     if (answer.alreadySent) journal.markReplied();
-    else await reply(chatId, answer.text, journal);
+    else await reply(target, answer.text, journal);
   }
 
-  async function handleCallback(query: CallbackQuery, audit: AuditRecord) {
+  /** Moves what the gateway keeps per chat to the supergroup's id (the app wires the parts to `migrations`). */
+  async function migrate(from: number, to: number) {
+    if (deps.migrations) {
+      await deps.migrations.record(from, to);
+      return;
+    }
+    deps.approvals?.migrate?.(from, to);
+    await deps.router.migrate?.(from, to);
+  }
+
+  async function handleCallback(query: CallbackQuery, journal: ReplyJournal, audit: AuditRecord) {
     audit.kind = 'callback_query';
     audit.user_id = query.from.id;
-    audit.chat_id = query.message?.chat.id ?? null;
-    if (!deps.allowedUserIds.has(query.from.id)) {
+    const chat = query.message?.chat;
+    audit.chat_id = chat?.id ?? null;
+    const inGroup = chat?.type === 'group' || chat?.type === 'supergroup';
+    const chatAllowed = !inGroup || (deps.migrations?.isAmong(chat.id, deps.allowedChatIds ?? new Set()) ?? deps.allowedChatIds?.has(chat.id) ?? false);
+    if (!deps.allowedUserIds.has(query.from.id) || !chatAllowed) {
+      // Answered all the same, so the client stops spinning; the answer says nothing.
+      await answerQuietly(query.id);
+      audit.outcome = inGroup ? 'ignored' : 'unauthorized';
+      if (inGroup) {
+        logger.debug({ userId: query.from.id, chatId: chat.id }, 'Button tap in a group by someone not allowed; answered, ignored');
+        return;
+      }
       logger.warn({ userId: query.from.id }, `Security Filter: Unauthorized request from user_id: ${query.from.id}`);
       unauthorized.record(query.from.id);
-      audit.outcome = 'unauthorized';
       return;
     }
     if (!deps.approvals) {
-      await deps.api.answerCallbackQuery(query.id, 'Nothing to do.');
+      await answerQuietly(query.id);
       audit.outcome = 'ignored';
       return;
     }
-    await deps.approvals.handleCallback(query);
+    await deps.approvals.handleCallback(query, journal);
   }
 
-  async function reply(chatId: number, text: string, journal: ReplyJournal) {
+  async function answerQuietly(id: string) {
+    try {
+      await deps.api.answerCallbackQuery(id);
+    } catch (err) {
+      logger.debug({ err: (err as Error).message }, 'answerCallbackQuery failed');
+    }
+  }
+
+  async function reply(target: ReplyTarget, text: string, journal: ReplyJournal) {
     if (deps.shutdownSignal?.aborted) {
       // The work was cut short by shutdown: its answer ("cancelled") is not the real one. Throw,
       // so the update stays in the store and is handled properly after the restart.
       throw new SkillgateError('SG_SHUTTING_DOWN', 'Shutdown interrupted this update; it will be handled again after the restart');
     }
     try {
-      await deps.api.sendMessage(chatId, text);
+      await replies.send(target, text);
       journal.markReplied();
-      deps.health?.telegramSendSucceeded();
-      logger.info({ chatId, chars: text.length }, 'Reply dispatched');
     } catch (err) {
-      // 4xx other than 429: the chat is gone or blocked us; retrying would only repeat it.
-      if (err instanceof TelegramApiError && err.errorCode >= 400 && err.errorCode < 500 && err.errorCode !== 429) {
-        logger.error({ chatId, err: err.message }, 'Reply rejected by Telegram; not retrying');
-        throw new ReplyRejected(err.message);
+      if (isPermanent(err)) {
+        logger.error({ chatId: target.chatId, err: (err as Error).message }, 'Reply rejected by Telegram; not retrying');
+        throw new ReplyRejected((err as Error).message);
       }
-      deps.health?.telegramSendFailed((err as Error).message);
       throw err;
     }
   }
@@ -206,7 +269,7 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
         audit.kind = 'message';
         await handleMessage(update.updateId, parsed.data.message, journal, audit);
       } else if (parsed.success && parsed.data.callback_query) {
-        await handleCallback(parsed.data.callback_query, audit);
+        await handleCallback(parsed.data.callback_query, journal, audit);
       } else {
         // Edits, channel posts, member updates...: accepted and deliberately ignored.
         audit.outcome = 'ignored';

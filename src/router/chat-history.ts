@@ -101,6 +101,16 @@ export class ChatHistory {
     await rm(this.fileOf(chatId), { force: true });
   }
 
+  /** A group became a supergroup: its memory follows it, unless the new chat already has one. */
+  async move(from: number, to: number): Promise<void> {
+    const target = this.fileOf(to);
+    const exists = await readFile(target).then(() => true, () => false);
+    if (exists) return;
+    await rename(this.fileOf(from), target).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
   private fileOf(chatId: number): string {
     // A number, never user text, names the file: no path can be smuggled in.
     if (!Number.isSafeInteger(chatId)) throw new TypeError(`chat id must be an integer, got ${chatId}`);

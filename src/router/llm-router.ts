@@ -129,6 +129,10 @@ export class LlmRouter implements IntentRouter {
     this.log.info({ chatId }, 'LLM conversation memory cleared');
   }
 
+  async migrate(from: number, to: number): Promise<void> {
+    await this.history.move(from, to);
+  }
+
   /** One chat.completions call; throws LlmRequestError with the failure classified. */
   private async complete(
     chatId: number,

@@ -30,4 +30,6 @@ export interface IntentRouter {
   route(ctx: RouteContext): Promise<RouteReply>;
   /** Forget the chat's conversation (`/reset`). */
   reset?(chatId: number): Promise<void> | void;
+  /** The group became a supergroup with a new id: carry the chat's memory over. */
+  migrate?(from: number, to: number): Promise<void> | void;
 }

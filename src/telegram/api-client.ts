@@ -32,6 +32,18 @@ export interface CallOptions {
   retry?: boolean;
 }
 
+/** Where and how a message is sent, besides its text. */
+export interface SendExtra {
+  reply_markup?: object;
+  /** Attaches the message to the question (groups); only the first chunk carries it. */
+  reply_parameters?: { message_id: number; allow_sending_without_reply?: boolean };
+  /** The forum topic the conversation is in; every chunk carries it. */
+  message_thread_id?: number;
+}
+
+/** Link previews are off for everything the gateway sends: skill output must not fetch URLs. */
+const NO_LINK_PREVIEW = { is_disabled: true } as const;
+
 /** The subset of Telegram's Message the gateway reads. */
 export interface TelegramMessage {
   message_id: number;
@@ -66,7 +78,7 @@ interface TelegramEnvelope {
   result?: unknown;
   description?: string;
   error_code?: number;
-  parameters?: { retry_after?: number };
+  parameters?: { retry_after?: number; migrate_to_chat_id?: number };
 }
 
 const BACKOFF_BASE_MS = 250;
@@ -120,21 +132,31 @@ export class TelegramApi {
   }
 
   /** Sends `text` as plain text, split into chunks Telegram accepts. Returns every message sent. */
-  async sendMessage(chatId: number, text: string, extra: { reply_markup?: object } = {}): Promise<TelegramMessage[]> {
+  async sendMessage(chatId: number, text: string, extra: SendExtra = {}): Promise<TelegramMessage[]> {
     const chunks = chunkMessage(text.length > 0 ? text : '(empty reply)');
+    const { reply_markup, reply_parameters, message_thread_id } = extra;
     const sent: TelegramMessage[] = [];
     for (const [i, chunk] of chunks.entries()) {
       await this.limiter.acquire(chatId);
-      // Buttons belong under the last chunk, next to the text they refer to.
-      const markup = i === chunks.length - 1 ? extra : {};
-      sent.push(await this.call<TelegramMessage>('sendMessage', { chat_id: chatId, text: chunk, ...markup }));
+      sent.push(
+        await this.call<TelegramMessage>('sendMessage', {
+          chat_id: chatId,
+          text: chunk,
+          link_preview_options: NO_LINK_PREVIEW,
+          ...(message_thread_id !== undefined ? { message_thread_id } : {}),
+          ...(i === 0 && reply_parameters ? { reply_parameters } : {}),
+          // Buttons belong under the last chunk, next to the text they refer to.
+          ...(i === chunks.length - 1 && reply_markup ? { reply_markup } : {}),
+        }),
+      );
     }
     return sent;
   }
 
-  sendChatAction(chatId: number, action: 'typing' = 'typing'): Promise<true> {
+  sendChatAction(chatId: number, action: 'typing' = 'typing', extra: { message_thread_id?: number } = {}): Promise<true> {
     // Cosmetic: one attempt only, a failure must not delay the real work.
-    return this.call('sendChatAction', { chat_id: chatId, action }, { retry: false });
+    const thread = extra.message_thread_id !== undefined ? { message_thread_id: extra.message_thread_id } : {};
+    return this.call('sendChatAction', { chat_id: chatId, action, ...thread }, { retry: false });
   }
 
   setWebhook(params: SetWebhookParams): Promise<true> {
@@ -207,6 +229,7 @@ export class TelegramApi {
       envelope.error_code ?? status,
       this.options.redact(envelope.description ?? `HTTP ${status}`),
       envelope.parameters?.retry_after,
+      envelope.parameters?.migrate_to_chat_id,
     );
   }
 

@@ -7,6 +7,8 @@ export class TelegramApiError extends SkillgateError {
     readonly errorCode: number,
     readonly description: string,
     readonly retryAfterSeconds?: number,
+    /** Set when the group was upgraded to a supergroup: the chat's new id. */
+    readonly migrateToChatId?: number,
   ) {
     super('SG_TELEGRAM_API', `Telegram ${method} failed (${errorCode}): ${description}`);
     this.name = 'TelegramApiError';

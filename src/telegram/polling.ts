@@ -4,6 +4,7 @@ import { chatIdOf } from '../inbox/chat-id.js';
 import type { AcceptResult, InboxStore } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
 import { jitteredBackoff } from '../backoff.js';
+import { ALLOWED_UPDATES } from './allowed-updates.js';
 import { TelegramApiError } from './errors.js';
 
 export interface UpdatesSource {
@@ -23,10 +24,17 @@ export interface TelegramPollerOptions {
   alerter?: Alerter;
   /** Long-poll timeout Telegram holds the request open for. Default 30 s. */
   timeoutSeconds?: number;
-  /** Update types to receive. Default: Telegram's (all except a few opt-in ones). */
-  allowedUpdates?: string[];
+  /** Update types to receive. Default: ALLOWED_UPDATES, the same list the webhook registers. */
+  allowedUpdates?: readonly string[];
   /** Backoff after a failure, ms, by consecutive failure count. Default: full jitter 500 ms doubling to 30 s. */
   backoff?: (failures: number) => number;
+  /** Least time between the starts of two getUpdates calls, ms. Default 100. */
+  minIntervalMs?: number;
+  /**
+   * Backoff after an empty answer that came back well before the long-poll timeout (a proxy or
+   * emulator that does not hold the request), ms, by consecutive count. Default: 250 ms doubling to 5 s.
+   */
+  emptyBackoff?: (streak: number) => number;
 }
 
 /** Where the next getUpdates offset lives in the store's meta table. */
@@ -34,6 +42,9 @@ export const POLLING_OFFSET_KEY = 'telegram.polling.offset';
 const INBOX_FULL_WAIT_MS = 1_000;
 
 const defaultBackoff = (failures: number) => 500 + jitteredBackoff(failures, 500, 30_000);
+const defaultEmptyBackoff = (streak: number) => Math.min(5_000, 250 * 2 ** (streak - 1));
+/** An empty answer faster than this fraction of the long-poll timeout was not a real long poll. */
+const EARLY_FRACTION = 0.5;
 
 /**
  * Long polling (TELEGRAM_MODE=polling): getUpdates feeding the same durable inbox as the webhook.
@@ -47,6 +58,7 @@ export class TelegramPoller {
   private loop: Promise<void> | undefined;
   private offset: number | undefined;
   private failures = 0;
+  private earlyEmpties = 0;
   private inConflict = false;
 
   constructor(private readonly options: TelegramPollerOptions) {}
@@ -71,14 +83,22 @@ export class TelegramPoller {
 
   private async run(signal: AbortSignal): Promise<void> {
     const { api, logger } = this.options;
+    const timeout = this.options.timeoutSeconds ?? 30;
+    const minIntervalMs = this.options.minIntervalMs ?? 100;
+    let lastStart = -Infinity;
     while (!signal.aborted) {
+      // However the server answers, this loop never calls faster than minIntervalMs.
+      const since = performance.now() - lastStart;
+      if (since < minIntervalMs) await this.pause(minIntervalMs - since, signal);
+      if (signal.aborted) return;
+      lastStart = performance.now();
       let updates: unknown[];
       try {
         updates = await api.getUpdates(
           {
             ...(this.offset !== undefined ? { offset: this.offset } : {}),
-            timeout: this.options.timeoutSeconds ?? 30,
-            ...(this.options.allowedUpdates ? { allowed_updates: this.options.allowedUpdates } : {}),
+            timeout,
+            allowed_updates: [...(this.options.allowedUpdates ?? ALLOWED_UPDATES)],
           },
           { signal },
         );
@@ -91,7 +111,18 @@ export class TelegramPoller {
       if (this.inConflict) logger.info('Polling: getUpdates works again; the conflict is over');
       this.inConflict = false;
       this.failures = 0;
-      if (updates.length === 0) continue;
+      if (updates.length === 0) {
+        const early = timeout > 0 && performance.now() - lastStart < timeout * 1000 * EARLY_FRACTION;
+        if (!early) {
+          this.earlyEmpties = 0;
+          continue;
+        }
+        this.earlyEmpties++;
+        if (this.earlyEmpties === 3) logger.warn({ timeout }, 'Polling: getUpdates keeps answering empty at once (is the long poll cut by a proxy?); backing off');
+        await this.pause((this.options.emptyBackoff ?? defaultEmptyBackoff)(this.earlyEmpties), signal);
+        continue;
+      }
+      this.earlyEmpties = 0;
       try {
         const full = await this.commit(updates);
         if (full) await this.pause(INBOX_FULL_WAIT_MS, signal);

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import { TELEGRAM_WEBHOOK_PORTS } from '../config/index.js';
 import { SkillgateError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { ALLOWED_UPDATES } from './allowed-updates.js';
 import type { SetWebhookParams, TelegramApi, WebhookInfo } from './api-client.js';
 
 /**
@@ -15,8 +16,8 @@ import type { SetWebhookParams, TelegramApi, WebhookInfo } from './api-client.js
  * secret (and the certificate) last registered, so rotating either triggers one re-registration.
  */
 
-/** Only the update types the gateway handles; everything else would be delivered just to be ignored. */
-export const ALLOWED_UPDATES = ['message', 'edited_message', 'callback_query'] as const;
+/** One list for both delivery modes (src/telegram/allowed-updates.ts). */
+export { ALLOWED_UPDATES };
 
 const MARKER_FILE = 'webhook-registration.json';
 

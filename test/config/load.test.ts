@@ -68,6 +68,11 @@ t.test('polling mode does not need a webhook secret', async (t) => {
   t.equal(c.telegram.mode, 'polling');
 });
 
+t.test('TELEGRAM_ALLOWED_CHAT_IDS: unset means no groups; negative ids and spaces are fine', async (t) => {
+  t.same([...loadConfig(base).telegram.allowedChatIds], []);
+  t.same([...loadConfig({ ...base, TELEGRAM_ALLOWED_CHAT_IDS: '-1001234567890, -4001,' }).telegram.allowedChatIds], [-1001234567890, -4001]);
+});
+
 t.test('every secret is listed for the redactor', async (t) => {
   const c = loadConfig({ ...base, OPENAI_API_KEY: 'sk-test-abcdef', DISCORD_WEBHOOK_URL: 'https://discord.com/api/webhooks/1/tokentokentoken' });
   for (const s of [TOKEN, 'secret_value-1', 'sk-test-abcdef', 'tokentokentoken']) t.ok(c.secrets.includes(s), s);
@@ -79,6 +84,7 @@ const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['missing allowlist', { ...base, TELEGRAM_ALLOWED_USER_IDS: undefined }, /^TELEGRAM_ALLOWED_USER_IDS: is required/],
   ['empty allowlist', { ...base, TELEGRAM_ALLOWED_USER_IDS: ' , ' }, /^TELEGRAM_ALLOWED_USER_IDS: must list at least one/],
   ['non-numeric allowlist', { ...base, TELEGRAM_ALLOWED_USER_IDS: '111,@bob' }, /^TELEGRAM_ALLOWED_USER_IDS: must contain only numeric/],
+  ['chat id list with a name', { ...base, TELEGRAM_ALLOWED_CHAT_IDS: '-100123,@mygroup' }, /^TELEGRAM_ALLOWED_CHAT_IDS: must contain only numeric chat ids/],
   ['bad mode', { ...base, TELEGRAM_MODE: 'push' }, /^TELEGRAM_MODE: must be "webhook" or "polling"/],
   ['webhook without secret', { ...base, TELEGRAM_WEBHOOK_SECRET: undefined }, /^TELEGRAM_WEBHOOK_SECRET: is required in webhook mode/],
   ['secret with bad characters', { ...base, TELEGRAM_WEBHOOK_SECRET: 'has space!' }, /^TELEGRAM_WEBHOOK_SECRET: must be 1-256 characters/],

@@ -99,11 +99,11 @@ t.test('repeated attempts by a stranger raise one alert per window', async (t) =
   t.match(s.alerts[0], /user_id 666/);
 });
 
-t.test('a stranger pressing an inline button is refused the same way', async (t) => {
+t.test('a stranger pressing an inline button is refused the same way, and the button stops spinning', async (t) => {
   const s = await setup(t);
   await s.handle({ update_id: 50, callback_query: { id: 'cb1', from: { id: STRANGER.id }, data: 'approve:x', message: { message_id: 1, chat: { id: 1 } } } } as never);
   t.match(s.log.text(), /Security Filter: Unauthorized request from user_id: 666/);
-  t.equal(s.fake.calls.length, 0);
+  t.same(s.fake.calls.map((c) => [c.method, c.params]), [['answerCallbackQuery', { callback_query_id: 'cb1' }]], 'answered with nothing revealed');
 });
 
 t.test('a non-text message gets a short text-only reply', async (t) => {

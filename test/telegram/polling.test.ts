@@ -4,6 +4,7 @@ import { createRedactor } from '../../src/observability/redact.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
 import { POLLING_OFFSET_KEY, TelegramPoller, type TelegramPollerOptions } from '../../src/telegram/polling.js';
 import { FakeTelegram } from '../../fakes/telegram.js';
+import { ALLOWED_UPDATES } from '../../src/telegram/allowed-updates.js';
 import { captureLogger, TEST_TOKEN } from '../helpers/logger.js';
 import { openStore, recordingAlerter, textUpdate, waitUntil } from '../inbox/helpers.js';
 
@@ -129,4 +130,34 @@ t.test('stop() aborts a long poll in progress', async (t) => {
   const outcome = await Promise.race([p.stop().then(() => 'stopped'), new Promise((r) => (bound = setTimeout(r, 5_000, 'still waiting')))]);
   clearTimeout(bound);
   t.equal(outcome, 'stopped');
+});
+
+t.test('every getUpdates asks for the same allowed_updates the webhook registers', async (t) => {
+  const { fake, poller } = await setup(t);
+  poller({ timeoutSeconds: 0 }).start();
+  await waitUntil(() => fake.callsOf('getUpdates').length >= 2, 10_000, 'two polls');
+  for (const call of fake.callsOf('getUpdates')) t.same(call.params.allowed_updates, [...ALLOWED_UPDATES]);
+});
+
+t.test('a server that answers empty at once is not hammered: minimum interval, then backoff', async (t) => {
+  const { fake, poller, log } = await setup(t);
+  fake.answerPollsAtOnce = true;
+  // Defaults for the interval and the empty-answer backoff: what the gateway uses.
+  poller({ backoff: undefined }).start();
+  await new Promise((r) => setTimeout(r, 2_000));
+  const calls = fake.callsOf('getUpdates').length;
+  t.ok(calls >= 2 && calls <= 12, `${calls} getUpdates calls in 2 s (250 ms doubling: about 5)`);
+  t.match(log.text(), /keeps answering empty at once/);
+  // Real updates still flow, and the backoff resets.
+  fake.enqueueUpdate(textUpdate(900, 1));
+  await waitUntil(() => fake.callsOf('getUpdates').some((c) => c.params.offset === 901), 10_000, 'the update to be confirmed');
+});
+
+t.test('failing answers are spaced by the minimum interval even with no backoff', async (t) => {
+  const { fake, poller } = await setup(t);
+  fake.failNext('getUpdates', ...Array.from({ length: 200 }, () => ({ status: 502 })));
+  poller({ backoff: () => 0 }).start();
+  await new Promise((r) => setTimeout(r, 1_000));
+  const calls = fake.callsOf('getUpdates').length;
+  t.ok(calls >= 2 && calls <= 12, `${calls} getUpdates calls in 1 s with a 100 ms minimum interval`);
 });
