@@ -26,6 +26,7 @@ import type { SendRateLimits } from '../telegram/rate-limiter.js';
 import { ApprovalService } from './approvals.js';
 import { createUpdateHandler } from './handle-update.js';
 import { HealthAlerts } from './health-alerts.js';
+import { InboxWatch } from './inbox-watch.js';
 import { redactingRunner } from './redacting-runner.js';
 
 /** How often the inbox backlog is compared with its alert threshold. */
@@ -64,6 +65,7 @@ export class Gateway {
   private stopped: Promise<void> | undefined;
   private backlogTimer: NodeJS.Timeout | undefined;
   private botUsername: string | undefined;
+  readonly inboxWatch: InboxWatch;
 
   private constructor(
     readonly config: Config,
@@ -75,7 +77,9 @@ export class Gateway {
     readonly skills: SkillRuntime,
     readonly api: TelegramApi,
     readonly router: IntentRouter,
-  ) {}
+  ) {
+    this.inboxWatch = new InboxWatch({ store, alerter, logger, metrics });
+  }
 
   /** Builds and starts everything; throws a SkillgateError the caller turns into an exit code. */
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -89,7 +93,15 @@ export class Gateway {
     );
     logger.info(`Configured interface: ${config.telegram.mode === 'webhook' ? 'Telegram webhooks' : 'Telegram long polling'}`);
 
-    const store = InboxStore.open({ dataDir: config.dataDir, logger, maxPending: config.inboxMaxPending, metrics });
+    // The watch exists only with the gateway; a failure before that is the start's own error.
+    let watch: InboxWatch | undefined;
+    const store = InboxStore.open({
+      dataDir: config.dataDir,
+      logger,
+      maxPending: config.inboxMaxPending,
+      metrics,
+      onHealthChange: (health) => watch?.storeHealthChanged(health),
+    });
     let skills: SkillRuntime | undefined;
     try {
       skills = await SkillRuntime.create({ config: config.skills, logger, metrics, env: options.env });
@@ -105,6 +117,7 @@ export class Gateway {
         ? new LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter })
         : new RuleRouter();
       const gateway = new Gateway(config, logger, metrics, alerter, redact, store, skills, api, router);
+      watch = gateway.inboxWatch;
       await gateway.run();
       return gateway;
     } catch (err) {
@@ -152,6 +165,7 @@ export class Gateway {
     this.audit = audit;
     const health = new HealthAlerts(this.alerter, { backlogThreshold: Math.min(1000, Math.floor(config.inboxMaxPending / 2)) });
     this.backlogTimer = setInterval(() => health.backlog(this.store.pendingCount()), BACKLOG_CHECK_MS).unref();
+    this.inboxWatch.start();
     const handler = createUpdateHandler({
       allowedUserIds: config.telegram.allowedUserIds,
       botUsername: this.botUsername,
@@ -250,16 +264,19 @@ export class Gateway {
     const skills = this.skills.status();
     if (!skills.ready) reasons.push(...(skills.reasons.length > 0 ? skills.reasons : ['skills not loaded']));
     if (!this.store.isOpen) reasons.push('store closed');
+    const storeTrouble = this.inboxWatch.notReadyReason();
+    if (storeTrouble) reasons.push(storeTrouble);
     if (this.closing) reasons.push('shutting down');
     if (this.config.telegram.mode === 'webhook' && this.config.http.publicUrl && this.webhookRegistered !== true) {
       reasons.push(this.webhookRegistered === false ? 'webhook registration failed' : 'webhook not registered yet');
     }
-    return { ready: reasons.length === 0, reasons, detail: { skills, inbox: this.store.stats() } };
+    return { ready: reasons.length === 0, reasons, detail: { skills, inbox: { ...this.store.stats(), ...this.inboxWatch.detail() } } };
   }
 
   private async doStop(): Promise<void> {
     this.closing = true;
     clearInterval(this.backlogTimer);
+    this.inboxWatch.stop();
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, 'Shutting down: intake stopped, draining in-flight updates');
     await this.poller?.stop();
     await this.dispatcher?.stop(this.config.shutdownGraceMs);
