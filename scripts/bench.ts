@@ -13,10 +13,11 @@ import { ChildProcesses } from './bench/processes.js';
 import { FULL, QUICK } from './bench/profile.js';
 import { renderReport, resultsJson, toJson, type Measured, type RunInfo } from './bench/report.js';
 import { benchSkills } from './bench/skills.js';
+import { benchSoak } from './bench/soak.js';
 import { benchStartup } from './bench/startup.js';
 
 /**
- * `npm run bench [-- --quick] [--only intake,skills,e2e,burst,startup] [--profile]`: every figure in the
+ * `npm run bench [-- --quick] [--only intake,skills,e2e,burst,startup,soak] [--soak-rounds N] [--profile]`: every figure in the
  * README measured side by side in one run on this machine. Prints Markdown tables on stdout
  * (progress on stderr) and writes bench/results.json.
  */
@@ -27,10 +28,11 @@ const BENCHMARKS = {
   e2e: (ctx: BenchContext, m: Measured) => benchE2e(ctx).then((r) => void (m.e2e = r)),
   burst: (ctx: BenchContext, m: Measured) => benchBurst(ctx).then((r) => void (m.burst = r)),
   startup: (ctx: BenchContext, m: Measured) => benchStartup(ctx).then((r) => void (m.startup = r)),
+  soak: (ctx: BenchContext, m: Measured) => benchSoak(ctx).then((r) => void (m.soak = r)),
 } as const;
 type BenchName = keyof typeof BENCHMARKS;
 
-function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: BenchName[] } {
+function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: BenchName[]; soakRounds?: number } {
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
   const onlyAt = argv.indexOf('--only');
@@ -41,7 +43,13 @@ function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: Be
     process.stderr.write(`Unknown benchmark(s): ${unknown.join(', ')}. Choose from ${Object.keys(BENCHMARKS).join(', ')}.\n`);
     process.exit(2);
   }
-  return { quick, profile, only: names as BenchName[] };
+  const roundsAt = argv.indexOf('--soak-rounds');
+  const soakRounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : undefined;
+  if (soakRounds !== undefined && !(Number.isInteger(soakRounds) && soakRounds > 0)) {
+    process.stderr.write('--soak-rounds takes a positive integer.\n');
+    process.exit(2);
+  }
+  return { quick, profile, only: names as BenchName[], soakRounds };
 }
 
 /** `version` from a package.json under repoRoot ('' for the project itself). */
@@ -57,7 +65,7 @@ function versionOf(repoRoot: string, pkg: string): string {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const profile = args.quick ? QUICK : FULL;
+  const profile = { ...(args.quick ? QUICK : FULL), ...(args.soakRounds ? { soakRounds: args.soakRounds } : {}) };
   const started = performance.now();
   const progress = (line: string) => process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
   const startedAt = new Date().toISOString();

@@ -18,6 +18,9 @@ export interface BenchProfile {
   drainTimeoutMs: number;
   /** Spawn-to-ready runs; the median is reported. */
   startupRuns: number;
+  /** Soak (issue 18): rounds of `soakUpdates` over `burstChats` chats under two busy loops; `--soak-rounds N` overrides. */
+  soakRounds: number;
+  soakUpdates: number;
 }
 
 export const FULL: BenchProfile = {
@@ -32,6 +35,8 @@ export const FULL: BenchProfile = {
   burstConcurrency: 64,
   drainTimeoutMs: 180_000,
   startupRuns: 3,
+  soakRounds: 5,
+  soakUpdates: 6_000,
 };
 
 export const QUICK: BenchProfile = {
@@ -46,4 +51,6 @@ export const QUICK: BenchProfile = {
   burstConcurrency: 64,
   drainTimeoutMs: 30_000,
   startupRuns: 1,
+  soakRounds: 2,
+  soakUpdates: 1_000,
 };

@@ -3,6 +3,7 @@ import type { E2eResults } from './e2e.js';
 import type { IntakeResults } from './intake.js';
 import type { BenchProfile } from './profile.js';
 import type { SkillResults } from './skills.js';
+import type { SoakResults } from './soak.js';
 import type { StartupResults } from './startup.js';
 import { markdownTable, ratio } from './table.js';
 
@@ -12,6 +13,7 @@ export interface Measured {
   e2e?: E2eResults;
   burst?: BurstResults;
   startup?: StartupResults;
+  soak?: SoakResults;
   /** Benchmark name -> why it failed. */
   errors: Record<string, string>;
 }
@@ -36,6 +38,7 @@ function targets(m: Measured): Array<{ target: string; met: boolean | undefined 
     { target: 'warm p50 <= cold p50 / 10', met: m.skills && m.skills.warm.p50_ms <= m.skills.cold.p50_ms / 10 },
     { target: 'e2e rules p50 < 30 ms', met: m.e2e && m.e2e.rules.p50_ms < 30 },
     { target: 'burst: 0 lost, 0 duplicated', met: m.burst && m.burst.lost === 0 && m.burst.duplicated === 0 && m.burst.acked === m.burst.sent },
+    { target: 'soak: every acked update answered, none left accepted', met: m.soak && m.soak.unanswered === 0 && m.soak.left_accepted === 0 },
   ];
 }
 
@@ -57,6 +60,18 @@ export function resultsJson(run: RunInfo, m: Measured): object {
     },
     rss_mb: { idle: m.startup?.rss_idle_mb ?? NA, after_burst: m.burst?.rss_mb_after ?? NA },
     startup_ms: m.startup?.startup_ms ?? NA,
+    soak: m.soak
+      ? {
+          rounds: m.soak.rounds,
+          updates_per_round: m.soak.updates_per_round,
+          acked: m.soak.acked,
+          answered: m.soak.answered,
+          unanswered: m.soak.unanswered,
+          left_accepted: m.soak.left_accepted,
+          max_drain_s: m.soak.max_drain_s,
+          max_oldest_unclaimed_s: m.soak.max_oldest_unclaimed_s,
+        }
+      : undefined,
     profile: run.profile.name,
     started_at: run.startedAt,
     duration_s: run.durationS,
@@ -71,7 +86,7 @@ export function resultsJson(run: RunInfo, m: Measured): object {
       intake_only_over_floor: m.intake ? m.intake.skillgate_intake_only.rps / m.intake.floor.rps : NA,
       warm_over_cold_p50: m.skills ? m.skills.warm.p50_ms / m.skills.cold.p50_ms : NA,
     },
-    detail: { intake: m.intake, skills: m.skills, e2e: m.e2e, burst: m.burst, startup: m.startup },
+    detail: { intake: m.intake, skills: m.skills, e2e: m.e2e, burst: m.burst, startup: m.startup, soak: m.soak },
     targets: targets(m),
     errors: m.errors,
   };
@@ -136,6 +151,17 @@ export function renderReport(run: RunInfo, m: Measured): string {
       b ? [[b.sent, b.acked, b.acked_before_kill, b.lost, b.duplicated, b.drain_s, b.restart_ready_ms]] : [],
     ),
   );
+  const so = m.soak;
+  if (so) {
+    out.push('', `### Soak (${so.rounds} rounds of ${so.updates_per_round} updates, ${so.chats} chats, ${so.busy_loops} busy loops)`, '');
+    out.push(
+      markdownTable(
+        ['round', 'acked', 'answered', 'drain s', 'oldest unclaimed max s'],
+        so.per_round.map((r, i) => [i + 1, r.acked, r.answered, r.drain_s, r.max_oldest_unclaimed_s]),
+      ),
+    );
+    out.push('', `unanswered: ${so.unanswered}, left accepted in the store: ${so.left_accepted}`);
+  }
   const st = m.startup;
   out.push('', '### Start and memory', '');
   out.push(

@@ -27,6 +27,7 @@ import { identityFromToken, learnIdentity, type LearnedIdentity } from './bot-id
 import { ChatMigrations } from './chat-migrations.js';
 import { createUpdateHandler } from './handle-update.js';
 import { HealthAlerts } from './health-alerts.js';
+import { InboxWatch } from './inbox-watch.js';
 import { redactingRunner } from './redacting-runner.js';
 import { ReplyPath } from './reply-path.js';
 
@@ -67,6 +68,7 @@ export class Gateway {
   private backlogTimer: NodeJS.Timeout | undefined;
   /** The id is the token's digits; the username comes from getMe, retried until it answers. */
   private readonly bot: LearnedIdentity;
+  readonly inboxWatch: InboxWatch;
 
   private constructor(
     readonly config: Config,
@@ -80,6 +82,7 @@ export class Gateway {
     readonly router: IntentRouter,
   ) {
     this.bot = identityFromToken(config.telegram.token);
+    this.inboxWatch = new InboxWatch({ store, alerter, logger, metrics });
   }
 
   /** Builds and starts everything; throws a SkillgateError the caller turns into an exit code. */
@@ -94,7 +97,15 @@ export class Gateway {
     );
     logger.info(`Configured interface: ${config.telegram.mode === 'webhook' ? 'Telegram webhooks' : 'Telegram long polling'}`);
 
-    const store = InboxStore.open({ dataDir: config.dataDir, logger, maxPending: config.inboxMaxPending, metrics });
+    // The watch exists only with the gateway; a failure before that is the start's own error.
+    let watch: InboxWatch | undefined;
+    const store = InboxStore.open({
+      dataDir: config.dataDir,
+      logger,
+      maxPending: config.inboxMaxPending,
+      metrics,
+      onHealthChange: (health) => watch?.storeHealthChanged(health),
+    });
     let skills: SkillRuntime | undefined;
     try {
       skills = await SkillRuntime.create({ config: config.skills, logger, metrics, env: options.env });
@@ -110,6 +121,7 @@ export class Gateway {
         ? new LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter })
         : new RuleRouter();
       const gateway = new Gateway(config, logger, metrics, alerter, redact, store, skills, api, router);
+      watch = gateway.inboxWatch;
       await gateway.run();
       return gateway;
     } catch (err) {
@@ -174,6 +186,7 @@ export class Gateway {
     const audit = new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES, redact: this.redact, logger });
     this.audit = audit;
     this.backlogTimer = setInterval(() => health.backlog(this.store.pendingCount()), BACKLOG_CHECK_MS).unref();
+    this.inboxWatch.start();
     const handler = createUpdateHandler({
       allowedUserIds: config.telegram.allowedUserIds,
       allowedChatIds: config.telegram.allowedChatIds,
@@ -260,17 +273,24 @@ export class Gateway {
     const skills = this.skills.status();
     if (!skills.ready) reasons.push(...(skills.reasons.length > 0 ? skills.reasons : ['skills not loaded']));
     if (!this.store.isOpen) reasons.push('store closed');
+    const storeTrouble = this.inboxWatch.notReadyReason();
+    if (storeTrouble) reasons.push(storeTrouble);
     if (this.closing) reasons.push('shutting down');
     if (this.config.telegram.mode === 'webhook' && this.config.http.publicUrl && this.webhookRegistered !== true) {
       reasons.push(this.webhookRegistered === false ? 'webhook registration failed' : 'webhook not registered yet');
     }
     // The sandbox up front: `sandbox: none` is what an operator's probe should catch.
-    return { ready: reasons.length === 0, reasons, detail: { sandbox: skills.sandbox, skills, inbox: this.store.stats() } };
+    return {
+      ready: reasons.length === 0,
+      reasons,
+      detail: { sandbox: skills.sandbox, skills, inbox: { ...this.store.stats(), ...this.inboxWatch.detail() } },
+    };
   }
 
   private async doStop(): Promise<void> {
     this.closing = true;
     clearInterval(this.backlogTimer);
+    this.inboxWatch.stop();
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, 'Shutting down: intake stopped, draining in-flight updates');
     await this.poller?.stop();
     await this.dispatcher?.stop(this.config.shutdownGraceMs);

@@ -25,7 +25,7 @@ export interface ReplyJournal {
 export type UpdateHandler = (update: InboxUpdate, journal: ReplyJournal) => Promise<void>;
 
 export type DispatchStore = Pick<InboxStore, 'openSince' | 'begin' | 'markReplied' | 'markDone' | 'markFailed' | 'scheduleRetry'> &
-  Partial<Pick<InboxStore, 'onDurable'>>;
+  Partial<Pick<InboxStore, 'onDurable' | 'onReopen' | 'writeHealth'>>;
 
 export interface InboxDispatcherOptions {
   store: DispatchStore;
@@ -64,6 +64,14 @@ export function defaultBackoff(attempt: number): number {
  * message 2 before message 1 confuses the user), but only for `maxAttempts` runs with backoff
  * (about 15 s with the defaults); then it is marked failed, alerted and audited, and the chat
  * moves on, so a poisoned update cannot block its chat for ever. Other chats never wait for it.
+ *
+ * Invariant (issue 18): every open, durable row of the store is either held here (queued in a lane
+ * or running; `held` has its seq) or found by the next rescan. There is no cursor: a row pushed
+ * late, below rows already seen (fsyncs completing out of order, a batch whose first ack failed,
+ * a replay after a reopen), is queued like any other, and the rescan reads every open durable
+ * row, not only those past some high-water mark, so a row nobody pushed is found within one
+ * rescan interval (and counted and logged: it means a push was missed). A row leaves `held` only
+ * once its final state is written or it turned out to be finished already.
  */
 export class InboxDispatcher {
   private readonly lanes = new Lanes();
@@ -71,13 +79,15 @@ export class InboxDispatcher {
   private readonly maxAttempts: number;
   private readonly backoff: (attempt: number) => number;
   private readonly redact: Redactor;
-  private cursor = 0;
+  /** seq of every row queued in a lane or running. */
+  private readonly held = new Set<number>();
   private active = 0;
   private started = false;
   private stopping = false;
   private loadScheduled = false;
+  private replayPending = false;
   private rescanTimer: NodeJS.Timeout | undefined;
-  private unsubscribe: (() => void) | undefined;
+  private unsubscribe: Array<() => void> = [];
 
   constructor(private readonly options: InboxDispatcherOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
@@ -92,8 +102,11 @@ export class InboxDispatcher {
   start(): void {
     if (this.started) return;
     this.started = true;
-    // New updates arrive pushed by the store; load() (notify, rescan) then finds nothing past the cursor.
-    this.unsubscribe = this.options.store.onDurable?.((rows) => this.take(rows));
+    // New updates arrive pushed by the store; load() (notify, rescan) is the safety net.
+    const { store } = this.options;
+    const offDurable = store.onDurable?.((rows) => this.take(rows));
+    const offReopen = store.onReopen?.(() => this.notify('replay'));
+    this.unsubscribe = [offDurable, offReopen].filter((off) => off !== undefined);
     const resumed = this.load();
     if (resumed > 0) this.options.logger.info({ updates: resumed }, 'Inbox: resuming unfinished updates from the last run');
     this.pump();
@@ -101,14 +114,23 @@ export class InboxDispatcher {
     if (every > 0) this.rescanTimer = setInterval(() => this.notify(), every).unref();
   }
 
-  /** New updates were committed: pick them up on the next turn of the event loop. */
-  notify(): void {
-    if (!this.started || this.stopping || this.loadScheduled) return;
+  /** New updates were committed (or the store was reopened): look for them on the next turn. */
+  notify(why: 'rescan' | 'replay' = 'rescan'): void {
+    if (!this.started || this.stopping) return;
+    if (why === 'replay') this.replayPending = true;
+    if (this.loadScheduled) return;
     this.loadScheduled = true;
     setImmediate(() => {
       this.loadScheduled = false;
       if (this.stopping) return;
-      this.load();
+      const replay = this.replayPending;
+      this.replayPending = false;
+      const found = this.load();
+      if (found > 0 && replay) this.options.logger.info({ updates: found }, 'Inbox: replaying unfinished updates after the store was reopened');
+      else if (found > 0) {
+        this.options.metrics?.inboxRescued.inc(found);
+        this.options.logger.warn({ updates: found }, 'Inbox: rescan found updates that were never handed over; queued them now');
+      }
       this.pump();
     });
   }
@@ -124,7 +146,7 @@ export class InboxDispatcher {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    this.unsubscribe?.();
+    for (const off of this.unsubscribe) off();
     clearInterval(this.rescanTimer);
     this.lanes.clearTimers();
     await this.settle(graceMs);
@@ -147,38 +169,54 @@ export class InboxDispatcher {
     timer.abort();
   }
 
-  /** Reads unfinished updates the dispatcher has not seen yet. Returns how many were queued. */
+  /**
+   * Reads every open, durable row and queues those not held. Returns how many were queued.
+   * Skipped while the store cannot write: a failed commit rolled back that turn's marks, so rows
+   * finished here may read as open until the store writes again.
+   */
   private load(): number {
+    const { store, logger } = this.options;
+    if (store.writeHealth?.().writable === false) return 0;
     let queued = 0;
+    let after = 0;
     for (;;) {
       let rows: OpenUpdate[];
       try {
-        rows = this.options.store.openSince(this.cursor, 1000);
+        rows = store.openSince(after, 1000);
       } catch (err) {
-        this.options.logger.error({ err }, 'Inbox: could not read the store; will try again');
+        logger.error({ err }, 'Inbox: could not read the store; will try again');
         return queued;
       }
       for (const row of rows) {
-        this.cursor = row.seq;
+        after = row.seq;
+        if (this.held.has(row.seq)) continue;
+        // Not held and replied: its reply went out before a restart (or its done mark was lost).
         if (row.state === 'replied') this.finishReplayedReply(row);
-        else {
-          this.lanes.add(row);
-          queued++;
-        }
+        else if (this.hold(row)) queued++;
       }
       if (rows.length < 1000) return queued;
     }
   }
 
-  /** Newly durable updates pushed by the store, in insertion order. */
+  /** Newly durable updates pushed by the store (in rising seq, but nothing here relies on it). */
   private take(rows: OpenUpdate[]): void {
     if (this.stopping) return;
-    for (const row of rows) {
-      if (row.seq <= this.cursor) continue; // a load() already queued it
-      this.cursor = row.seq;
-      this.lanes.add(row);
-    }
+    for (const row of rows) this.hold(row);
     this.pump();
+  }
+
+  /** Queues `row` unless it is held already. */
+  private hold(row: OpenUpdate): boolean {
+    if (this.held.has(row.seq)) return false;
+    this.held.add(row.seq);
+    this.lanes.add(row);
+    return true;
+  }
+
+  /** The lane's head is finished (or was finished already): it leaves the lane and `held`. */
+  private drop(lane: Lane): void {
+    const row = lane.queue.shift();
+    if (row) this.held.delete(row.seq);
   }
 
   /** The reply went out before the last crash: finishing it must not send it again. */
@@ -227,14 +265,14 @@ export class InboxDispatcher {
       return;
     }
     if (!claimed) {
-      lane.queue.shift(); // finished meanwhile (or pruned): nothing to run
+      this.drop(lane); // finished meanwhile (or pruned): nothing to run
       return;
     }
     const attempts = claimed.attempts;
     if (attempts > this.maxAttempts) {
       // Earlier attempts never finished: the process died while handling this update each time.
       // Running it again would crash again, so it is set aside instead of looping forever.
-      lane.queue.shift();
+      this.drop(lane);
       this.giveUp(item, attempts - 1, new Error('the gateway stopped while handling it, every time (a crash loop?)'));
       return;
     }
@@ -242,7 +280,7 @@ export class InboxDispatcher {
     try {
       payload = JSON.parse(claimed.payloadJson);
     } catch (err) {
-      lane.queue.shift();
+      this.drop(lane);
       this.giveUp(item, attempts, err); // no retry can repair a payload that is not JSON
       return;
     }
@@ -267,12 +305,12 @@ export class InboxDispatcher {
         this.scheduleRetry(item, attempts, err);
         return;
       } else {
-        lane.queue.shift();
+        this.drop(lane);
         this.giveUp(item, attempts, err);
         return;
       }
     }
-    lane.queue.shift();
+    this.drop(lane);
     this.storeWrite('mark done', () => store.markDone(item.updateId));
   }
 

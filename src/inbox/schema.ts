@@ -47,6 +47,10 @@ export function prepareStatements(db: Database.Database) {
          FROM updates WHERE state IN ${OPEN_STATES_SQL} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
     ),
     maxSeq: db.prepare(`SELECT MAX(seq) FROM updates`).pluck(),
+    // Open rows in seq order (the partial index) until the first never-claimed one.
+    oldestUnclaimed: db
+      .prepare(`SELECT accepted_at FROM updates WHERE state IN ${OPEN_STATES_SQL} AND state = 'accepted' AND attempts = 0 ORDER BY seq LIMIT 1`)
+      .pluck(),
     begin: db.prepare(
       `UPDATE updates SET state = 'processing', attempts = attempts + 1
         WHERE update_id = ? AND state IN ('accepted', 'processing')

@@ -37,7 +37,7 @@ function fixFor(code: string, file: string, dir: string): string {
       return `DATA_DIR (${dir}) must be a directory; something else is in the way. Set DATA_DIR to a directory path.`;
     case 'SQLITE_FULL':
     case 'ENOSPC':
-      return `The disk holding DATA_DIR (${dir}) is full. Free space and start again.`;
+      return `The disk holding DATA_DIR (${dir}) is full. Free space; a running gateway resumes by itself.`;
     default:
       return `Check that DATA_DIR (${dir}) is a writable directory on a local disk.`;
   }

@@ -1,11 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { INBOX_SCHEMA, prepareStatements } from './schema.js';
+import { checkpointFully, openInboxDatabase } from './database.js';
+import { prepareStatements } from './schema.js';
 import { storeClosed, storeUnavailable } from './store-errors.js';
+import { StoreHealthState, type StoreHealth } from './store-health.js';
 import { WalFlusher } from './wal-flusher.js';
+
+export type { StoreHealth };
 
 export type AcceptResult = 'accepted' | 'duplicate' | 'full';
 
@@ -56,6 +60,10 @@ export interface InboxStoreOptions {
   pruneIntervalMs?: number;
   /** Clock (tests of retention). Default Date.now. */
   now?: () => number;
+  /** Told when the store stops or starts being able to write (readiness, alerts). */
+  onHealthChange?: (health: StoreHealth) => void;
+  /** While in write trouble, how often a probe commit (or a reopen after a failed fsync) is tried. Default 1000 ms. */
+  probeIntervalMs?: number;
 }
 
 interface PendingAccept {
@@ -99,17 +107,35 @@ const HOUR_MS = 3_600_000;
  * lose no time by waiting, since their fsync could not have started earlier.
  *
  * Nothing is handed to the dispatcher before it is durable: openSince() stops at the last sequence
- * number an fsync has covered.
+ * number an fsync has covered. Invariant (issue 18): seq is taken at insert on this one connection,
+ * so seq order is commit order; WalFlusher settles batches strictly in commit order with one fsync
+ * in flight; so durable pushes arrive in strictly rising seq and every row <= durableSeq is durable.
+ * The dispatcher does not rely on that alone (it tracks the rows it holds, not a cursor).
+ *
+ * Write trouble: a failed commit (disk full, read-only) rejects that turn's accepts (503) and puts
+ * the store in trouble (health(), onHealthChange: /readyz 503, one alert) until a commit succeeds
+ * again; a timer probes with a tiny commit, so it recovers by itself once space is freed.
+ *
+ * A failed fsync is not retried (see WalFlusher.failure): its batch is answered 503, every accept
+ * is refused, and the store reopens the database: a full checkpoint, which copies into the
+ * database file what this connection reads and fsyncs it (or fails, and is tried again), then a
+ * fresh connection and WAL. What the reopened file holds is then durable, and the dispatcher
+ * replays it as at start-up (onReopen), so the rows of the failed batch run once and their
+ * redelivery is a true duplicate; rows the kernel lost are simply new when Telegram redelivers.
+ * A damaged file fails the reopen's quick_check and keeps the store unready with the fix named.
  */
 export class InboxStore {
   readonly file: string;
-  private readonly db: Database.Database;
+  private db: Database.Database;
   private readonly maxPending: number;
   private readonly now: () => number;
   private readonly dedupeWindowMs: number;
   private readonly failedRetentionMs: number;
-  private readonly statements;
-  private readonly flusher: WalFlusher;
+  private statements;
+  private flusher: WalFlusher;
+  private readonly health: StoreHealthState;
+  private readonly reopenListeners = new Set<() => void>();
+  private probeTimer: NodeJS.Timeout | undefined;
   private batch: PendingAccept[] = [];
   private pending: number;
   /** Highest seq covered by a finished fsync: the dispatcher sees nothing newer. */
@@ -131,6 +157,7 @@ export class InboxStore {
     this.pending = (this.statements.countOpen.get() as { n: number }).n;
     this.durableSeq = (this.statements.maxSeq.get() as number | null) ?? 0;
     this.flusher = new WalFlusher(file);
+    this.health = new StoreHealthState(options.onHealthChange);
     this.publishPending();
   }
 
@@ -142,14 +169,7 @@ export class InboxStore {
     try {
       // 0700: the inbox holds every message's full text.
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000');
-      // Catches a damaged file at start instead of at the first unlucky page read mid-request.
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw Object.assign(new Error(`integrity check failed: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
-      db.exec(INBOX_SCHEMA);
+      db = openInboxDatabase(file);
       const opened = new InboxStore(file, db, options);
       store = opened;
       opened.prune();
@@ -174,6 +194,8 @@ export class InboxStore {
    */
   accept(updateId: number, chatId: number | null, payloadJson: string): Promise<AcceptResult> {
     if (this.closed) return Promise.reject(storeClosed(this.file));
+    // After a failed fsync nothing may be called durable until the reopen (class comment).
+    if (this.health.kind === 'fsync') return Promise.reject(this.unavailable());
     return new Promise((resolve, reject) => {
       this.batch.push({ updateId, chatId, payloadJson, resolve, reject });
       this.requestFlush();
@@ -190,6 +212,27 @@ export class InboxStore {
     return () => this.durableListeners.delete(listener);
   }
 
+  /** Calls `listener` after the database was reopened (failed fsync): replay it as at start-up. */
+  onReopen(listener: () => void): () => void {
+    this.reopenListeners.add(listener);
+    return () => this.reopenListeners.delete(listener);
+  }
+
+  /** Whether the store can write right now, and why not (readiness, alerts, the dispatcher). */
+  writeHealth(): StoreHealth {
+    return this.health.current;
+  }
+
+  /**
+   * Age of the oldest update accepted and never claimed by a handler, or undefined when there is
+   * none: a stall (issue 18) or a backlog shows here first.
+   */
+  oldestUnclaimedAgeMs(): number | undefined {
+    if (!this.usable) return undefined;
+    const at = this.statements.oldestUnclaimed.get() as number | undefined;
+    return at === undefined ? undefined : Math.max(0, this.now() - at);
+  }
+
   /** Updates accepted and not yet done or failed. */
   pendingCount(): number {
     return this.pending;
@@ -199,9 +242,14 @@ export class InboxStore {
     return !this.closed;
   }
 
+  /** Open and connected (a failed reopen leaves no connection until the next try). */
+  private get usable(): boolean {
+    return !this.closed && this.db.open;
+  }
+
   /** For /readyz detail, tests and the bench: depth, failures, transactions accept() used. */
   stats(): InboxStats {
-    const failed = this.closed ? 0 : this.failedCount();
+    const failed = this.usable ? this.failedCount() : 0;
     return {
       pending: this.pending,
       failed,
@@ -284,11 +332,12 @@ export class InboxStore {
   /** Commits what is queued, makes it durable, settles every accept(), then closes. Idempotent. */
   close(): void {
     if (this.closed) return;
-    this.flush();
+    if (this.db.open) this.flush();
     this.closed = true;
     this.flusher.close();
     clearInterval(this.pruneTimer);
-    this.db.close();
+    clearTimeout(this.probeTimer);
+    if (this.db.open) this.db.close();
     this.options.logger.info({ file: this.file, pending: this.pending }, 'Inbox store closed');
   }
 
@@ -316,7 +365,11 @@ export class InboxStore {
       this.rejectAll(this.takeBatch(), storeClosed(this.file));
       return;
     }
-    const batch = this.takeBatch();
+    let batch = this.takeBatch();
+    if (this.flusher.failure && batch.length > 0) {
+      this.rejectAll(batch, this.unavailable());
+      batch = [];
+    }
     let inserted: InsertedBatch = { results: [], rows: [] };
     let committed = false;
     try {
@@ -330,17 +383,22 @@ export class InboxStore {
       }
     } catch (err) {
       if (this.db.inTransaction) this.statements.rollback.run();
-      // The bookkeeping of this turn is lost with it; those updates run again after a restart.
+      // The bookkeeping of this turn is lost with it: those updates run again (at least once).
       this.options.logger.error({ err }, 'Inbox: commit failed; this turn\'s writes were rolled back');
-      this.rejectAll(batch, storeUnavailable(this.file, err));
+      const failure = storeUnavailable(this.file, err);
+      this.rejectAll(batch, failure);
+      this.enterTrouble('write', failure.message);
       return;
     }
     if (!committed) return;
+    this.health.recover('write');
     if (batch.length > 0) {
       this.acceptTransactions++;
       this.pending += inserted.rows.length;
       this.publishPending();
     }
+    // The reopen's checkpoint makes this commit durable; this flusher will never sync again.
+    if (this.flusher.failure) return;
     // Bookkeeping-only commits are fsync'd too (nobody waits for it): it keeps what a power cut can
     // undo to the last millisecond or so instead of the kernel's writeback delay (up to ~30 s).
     this.flusher.whenDurable((err) => {
@@ -352,14 +410,15 @@ export class InboxStore {
 
   /** The batch's fsync finished: hand its rows to the dispatcher, then answer its accept() calls. */
   private settle(batch: PendingAccept[], { results, rows }: InsertedBatch, err: Error | null): void {
-    if (err && batch.length === 0) {
-      this.options.logger.warn({ err }, 'Inbox: fsync of the write-ahead log failed');
-      return;
-    }
     if (err) {
-      // Committed but maybe not on disk: no 200, so Telegram redelivers and dedupe answers it.
-      this.options.logger.error({ err }, 'Inbox: fsync of the write-ahead log failed');
-      this.rejectAll(batch, storeUnavailable(this.file, err));
+      // Committed but maybe not on disk: no 200, so Telegram redelivers; the reopen decides what
+      // the file really holds before any accept is answered again (class comment).
+      if (this.health.kind !== 'fsync') {
+        this.options.logger.error({ err }, 'Inbox: fsync of the write-ahead log failed; refusing updates and reopening the store');
+      }
+      const failure = storeUnavailable(this.file, err);
+      this.rejectAll(batch, failure);
+      this.enterTrouble('fsync', `fsync of the write-ahead log failed: ${err.message}`);
       return;
     }
     if (rows.length > 0) {
@@ -367,6 +426,63 @@ export class InboxStore {
       for (const listener of this.durableListeners) listener(rows);
     }
     batch.forEach((item, i) => item.resolve(results[i]!));
+  }
+
+  private enterTrouble(kind: 'write' | 'fsync', reason: string): void {
+    this.health.fail(kind, reason, this.now());
+    this.scheduleProbe(kind === 'fsync' ? 0 : undefined);
+  }
+
+  private scheduleProbe(delayMs = this.options.probeIntervalMs ?? 1_000): void {
+    if (this.probeTimer || this.closed) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      this.probe();
+    }, delayMs);
+  }
+
+  /** In trouble: reopen after a failed fsync, else try a tiny commit; again later if it fails. */
+  private probe(): void {
+    if (this.closed || !this.health.kind) return;
+    if (this.health.kind === 'fsync') this.reopen();
+    else {
+      try {
+        this.write(() => this.statements.setMeta.run('write_probe', String(this.now())));
+        this.flush(); // a success clears the trouble
+      } catch (err) {
+        this.options.logger.debug({ err }, 'Inbox: write probe failed');
+      }
+    }
+    if (this.health.kind) this.scheduleProbe();
+  }
+
+  /** After a failed fsync: checkpoint, close, open afresh, replay (see the class comment). */
+  private reopen(): void {
+    try {
+      if (this.db.open) {
+        if (this.db.inTransaction) this.statements.commit.run();
+        checkpointFully(this.db);
+        this.flusher.close();
+        this.db.close();
+      }
+      this.db = openInboxDatabase(this.file);
+      this.statements = prepareStatements(this.db);
+      this.flusher = new WalFlusher(this.file);
+    } catch (err) {
+      this.options.logger.error({ err: storeUnavailable(this.file, err).message }, 'Inbox: reopening the store failed; will try again');
+      return;
+    }
+    this.pending = (this.statements.countOpen.get() as { n: number }).n;
+    this.durableSeq = (this.statements.maxSeq.get() as number | null) ?? 0;
+    this.publishPending();
+    this.health.recover();
+    this.options.logger.warn({ file: this.file, pending: this.pending }, 'Inbox: store reopened after a failed fsync; replaying unfinished updates');
+    for (const listener of this.reopenListeners) listener();
+    if (this.batch.length > 0) this.requestFlush();
+  }
+
+  private unavailable(): Error {
+    return storeUnavailable(this.file, new Error(this.health.current.reason ?? 'store in trouble'));
   }
 
   private takeBatch(): PendingAccept[] {

@@ -26,8 +26,17 @@ export class WalFlusher {
   private readonly fd: number;
   /** Committed, waiting for the next fsync to start. */
   private queued: DurableCallback[] = [];
-  /** Waiting for the fsync in flight; undefined when none runs. */
-  private inFlight: DurableCallback[] | undefined;
+  /** Waiting for the fsync in flight (emptied by close()). */
+  private inFlight: DurableCallback[] = [];
+  /**
+   * True from the start of an fsync until its batch's callbacks have all run. Invariant: at most
+   * one fsync in flight, and batches are settled strictly in the order their commits were made.
+   * A callback that commits again (the store does) lands in `queued` and starts the next fsync
+   * only after the whole batch has run, so its rows can never overtake an earlier batch's.
+   */
+  private busy = false;
+  /** The first failed fsync: every later waiter gets it too (see `failure`). */
+  private failed: Error | undefined;
   private closed = false;
   private fsyncs = 0;
 
@@ -38,19 +47,31 @@ export class WalFlusher {
     fsyncDirectory(path.dirname(databaseFile));
   }
 
-  /** Calls `done` once everything committed before this call is on disk (or the fsync failed). */
+  /**
+   * Calls `done` once everything committed before this call is on disk (or with the error when
+   * it cannot be). Callbacks run in call order, also those registered from inside a callback.
+   */
   whenDurable(done: DurableCallback): void {
-    if (this.closed) {
-      done(new Error('WAL flusher is closed'));
+    if (this.closed || this.failed) {
+      done(this.failed ?? new Error('WAL flusher is closed'));
       return;
     }
     this.queued.push(done);
-    if (!this.inFlight) this.startFsync();
+    if (!this.busy) this.startFsync();
   }
 
   /** No fsync running: a commit now would be fsync'd at once, without waiting for another. */
   get idle(): boolean {
-    return this.inFlight === undefined;
+    return !this.busy;
+  }
+
+  /**
+   * Set once an fsync failed. Such a flusher never syncs again: after a failed fsync the kernel may
+   * have dropped the dirty pages, so a later fsync that succeeds proves nothing about them
+   * (PostgreSQL's "fsyncgate", 2018). The store reopens the database instead (see InboxStore).
+   */
+  get failure(): Error | undefined {
+    return this.failed;
   }
 
   /** fsync(2) calls completed or in flight so far (tests and the bench: how well commits group). */
@@ -65,16 +86,18 @@ export class WalFlusher {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const waiting = [...(this.inFlight ?? []), ...this.queued];
+    const waiting = [...this.inFlight, ...this.queued];
     this.queued = [];
-    if (this.inFlight) this.inFlight.length = 0;
-    let failure: Error | null = null;
-    try {
-      fs.fsyncSync(this.fd);
-    } catch (err) {
-      failure = err as Error;
+    this.inFlight = [];
+    let failure: Error | null = this.failed ?? null;
+    if (!failure) {
+      try {
+        fs.fsyncSync(this.fd);
+      } catch (err) {
+        failure = err as Error;
+      }
     }
-    if (!this.inFlight) fs.closeSync(this.fd);
+    if (!this.busy) fs.closeSync(this.fd);
     for (const done of waiting) done(failure);
   }
 
@@ -82,14 +105,30 @@ export class WalFlusher {
     const batch = this.queued;
     this.queued = [];
     this.inFlight = batch;
+    this.busy = true;
     this.fsyncs++;
     fs.fsync(this.fd, (err) => {
-      this.inFlight = undefined;
+      if (this.closed) {
+        this.busy = false;
+        fs.close(this.fd, () => {});
+        return;
+      }
+      if (err) this.failed ??= err;
+      // Still busy while the batch runs: whenDurable() from a callback queues behind this batch.
+      const settled = this.inFlight;
+      this.inFlight = [];
+      for (const done of settled) done(this.failed ?? null);
+      // A failure also settles everything queued meanwhile: none of it may be called durable.
+      while (this.failed && this.queued.length > 0) {
+        const rest = this.queued;
+        this.queued = [];
+        for (const done of rest) done(this.failed);
+      }
+      this.busy = false;
       if (this.closed) {
         fs.close(this.fd, () => {});
         return;
       }
-      for (const done of batch) done(err);
       if (this.queued.length > 0) this.startFsync();
     });
   }

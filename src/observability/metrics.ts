@@ -73,6 +73,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly inboxOldestUnclaimed = new Gauge({
+    name: 'skillgate_inbox_oldest_unclaimed_seconds',
+    help: 'Age of the oldest update accepted and not yet claimed by a handler (0: none); a stall or a backlog',
+    registers: [this.registry],
+  });
+
+  readonly inboxRescued = new Counter({
+    name: 'skillgate_inbox_rescued_total',
+    help: 'Updates the dispatcher found by rescanning the store that no push had handed over (should stay 0)',
+    registers: [this.registry],
+  });
+
+  readonly inboxWritable = new Gauge({
+    name: 'skillgate_inbox_writable',
+    help: '1 while the inbox store can write, 0 while a write or fsync failure keeps it refusing updates',
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'skillgate_' });
   }
