@@ -17,6 +17,7 @@ const pems = freshPems();
 t.test('every leak form is caught, each on its own and all in one text', async (t) => {
   const forms = leakPayloads(secrets, pems);
   for (const [label, value] of forms) {
+    t.not(findLeaks(value, secrets).length, 0, `${label}: the detector sees the leak before redaction`);
     const out = redact(`${label}: ${value}`);
     t.same(findLeaks(out, secrets), [], label);
     t.ok(out.includes(REDACTED), `${label}: a marker shows that something was taken out`);
