@@ -1,8 +1,8 @@
 /**
  * The spellings a secret can take on its way out: as typed, JSON-escaped, base64 and base64url
  * at each of the three byte alignments (a secret inside a larger base64 stream, such as the
- * base64 of a whole `.env`), hex in both cases, colon-separated hex (openssl's key dumps) and
- * percent-encoded. The redactor matches windows of these, so only what is known from the secret
+ * base64 of a whole `.env`), hex in both cases, colon-separated hex (openssl's key dumps, for
+ * key numbers) and percent-encoded. The redactor matches windows of these, so only what is known from the secret
  * alone belongs here: characters that also depend on neighbouring bytes are left out.
  */
 
@@ -37,8 +37,11 @@ export function formsOf(secret: Secret): SecretForm[] {
   add(hex);
   add(hex.toUpperCase());
   const pairs = hex.match(/../g) ?? [];
-  add(pairs.join(':'));
-  add(pairs.join(':').toUpperCase());
+  if (typeof secret !== 'string') {
+    // Key numbers as openssl prints them; for text secrets this spelling is not worth its false hits.
+    add(pairs.join(':'));
+    add(pairs.join(':').toUpperCase());
+  }
   add(pairs.map((p) => `%${p.toUpperCase()}`).join(''));
   add(pairs.map((p) => `%${p}`).join(''));
   return forms;
