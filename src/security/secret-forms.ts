@@ -2,8 +2,9 @@
  * The spellings a secret can take on its way out: as typed, JSON-escaped, base64 and base64url
  * at each of the three byte alignments (a secret inside a larger base64 stream, such as the
  * base64 of a whole `.env`), hex in both cases, colon-separated hex (openssl's key dumps, for
- * key numbers) and percent-encoded. The redactor matches windows of these, so only what is known from the secret
- * alone belongs here: characters that also depend on neighbouring bytes are left out.
+ * key numbers) and percent-encoded. The redactor matches windows of these, so only what is
+ * known from the secret alone belongs here: characters that also depend on neighbouring bytes
+ * are left out.
  */
 
 /** A text secret (token, key, password) or binary key material (a private key's numbers). */
