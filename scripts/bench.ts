@@ -12,12 +12,13 @@ import { writeSelfSigned } from './bench/net.js';
 import { ChildProcesses } from './bench/processes.js';
 import { FULL, QUICK } from './bench/profile.js';
 import { renderReport, resultsJson, toJson, type Measured, type RunInfo } from './bench/report.js';
+import { benchRedact } from './bench/redact.js';
 import { benchSkills } from './bench/skills.js';
 import { benchSoak } from './bench/soak.js';
 import { benchStartup } from './bench/startup.js';
 
 /**
- * `npm run bench [-- --quick] [--only intake,skills,e2e,burst,startup,soak] [--soak-rounds N] [--profile]`: every figure in the
+ * `npm run bench [-- --quick] [--only intake,skills,e2e,burst,startup,soak,redact] [--soak-rounds N] [--profile]`: every figure in the
  * README measured side by side in one run on this machine. Prints Markdown tables on stdout
  * (progress on stderr) and writes bench/results.json.
  */
@@ -29,6 +30,7 @@ const BENCHMARKS = {
   burst: (ctx: BenchContext, m: Measured) => benchBurst(ctx).then((r) => void (m.burst = r)),
   startup: (ctx: BenchContext, m: Measured) => benchStartup(ctx).then((r) => void (m.startup = r)),
   soak: (ctx: BenchContext, m: Measured) => benchSoak(ctx).then((r) => void (m.soak = r)),
+  redact: (ctx: BenchContext, m: Measured) => benchRedact(ctx).then((r) => void (m.redact = r)),
 } as const;
 type BenchName = keyof typeof BENCHMARKS;
 

@@ -18,6 +18,7 @@ import { Gateway } from '../src/gateway/app.js';
 import { generateSelfSigned } from '../src/http/self-signed.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRedactor } from '../src/observability/redact.js';
+import { outboundSecrets } from '../src/security/outbound-secrets.js';
 import { FakeOpenAI } from '../fakes/openai.js';
 import { FakeTelegram } from '../fakes/telegram.js';
 
@@ -69,9 +70,10 @@ async function main(): Promise<number> {
       },
       ROOT,
     );
-    const logger = createLogger({ level: config.logLevel, redact: createRedactor(config.secrets), pretty: true });
+    const redact = createRedactor(outboundSecrets(config));
+    const logger = createLogger({ level: config.logLevel, redact, pretty: true });
     banner(`skillgate demo: real HTTPS gateway, loopback Telegram emulator${llm ? ', fake LLM' : ''}, real Python skills`);
-    gateway = await Gateway.start({ config, logger, env: process.env });
+    gateway = await Gateway.start({ config, logger, redact, env: process.env });
 
     // What `npm run webhook:set` does against the real Telegram: URL, secret, certificate.
     const url = `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`;

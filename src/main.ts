@@ -9,6 +9,7 @@ import { ConfigError, EXIT_CONFIG, PortInUseError, SkillgateError } from './erro
 import { Gateway } from './gateway/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createRedactor, type Redactor } from './observability/redact.js';
+import { outboundSecrets } from './security/outbound-secrets.js';
 
 /** How long a start failure waits for its Discord alert. */
 const ALERT_FLUSH_MS = 3_000;
@@ -22,7 +23,9 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) return failConfig(err, env);
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel, redact: createRedactor(config.secrets) });
+  // Built once (it compiles every secret's forms) and shared by the logger and the gateway.
+  const redact = createRedactor(outboundSecrets(config));
+  const logger = createLogger({ level: config.logLevel, redact });
   warnLoosePermissions(privatePaths(config, process.cwd()), logger, process.cwd());
 
   let gateway: Gateway | undefined;
@@ -44,10 +47,10 @@ async function main(): Promise<void> {
   });
 
   try {
-    gateway = await Gateway.start({ config, logger, env: process.env });
+    gateway = await Gateway.start({ config, logger, redact, env: process.env });
   } catch (err) {
     closer.uninstall();
-    await exitWithStartupError(err, logger, config);
+    await exitWithStartupError(err, logger, config, redact);
   }
 }
 
@@ -70,16 +73,16 @@ async function failConfig(err: ConfigError, env: Record<string, string | undefin
   process.exit(EXIT_CONFIG);
 }
 
-async function exitWithStartupError(err: unknown, logger: Logger, config: Config): Promise<never> {
+async function exitWithStartupError(err: unknown, logger: Logger, config: Config, redact: Redactor): Promise<never> {
   // A sandbox that was asked for and cannot work is a configuration problem, like a bad value.
   const code = err instanceof ConfigError || (err instanceof SkillgateError && err.code === 'SG_SANDBOX_UNAVAILABLE') ? EXIT_CONFIG : 1;
   const message = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
   if (err instanceof SkillgateError) logger.fatal({ code: err.code }, message);
   else logger.fatal({ err }, `Start failed: ${message}`);
   const line = err instanceof PortInUseError || err instanceof ConfigError ? message : `Start failed: ${message}`;
-  process.stderr.write(`${createRedactor(config.secrets)(line)}\n`);
+  process.stderr.write(`${redact(line)}\n`);
   if (config.discordWebhookUrl) {
-    await alertAndFlush(config.discordWebhookUrl, `Gateway did not start: ${message}`, logger, createRedactor(config.secrets));
+    await alertAndFlush(config.discordWebhookUrl, `Gateway did not start: ${message}`, logger, redact);
   }
   process.exit(code);
 }

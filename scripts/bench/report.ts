@@ -2,6 +2,7 @@ import type { BurstResults } from './burst.js';
 import type { E2eResults } from './e2e.js';
 import type { IntakeResults } from './intake.js';
 import type { BenchProfile } from './profile.js';
+import type { RedactResults } from './redact.js';
 import type { SkillResults } from './skills.js';
 import type { SoakResults } from './soak.js';
 import type { StartupResults } from './startup.js';
@@ -14,6 +15,7 @@ export interface Measured {
   burst?: BurstResults;
   startup?: StartupResults;
   soak?: SoakResults;
+  redact?: RedactResults;
   /** Benchmark name -> why it failed. */
   errors: Record<string, string>;
 }
@@ -86,7 +88,9 @@ export function resultsJson(run: RunInfo, m: Measured): object {
       intake_only_over_floor: m.intake ? m.intake.skillgate_intake_only.rps / m.intake.floor.rps : NA,
       warm_over_cold_p50: m.skills ? m.skills.warm.p50_ms / m.skills.cold.p50_ms : NA,
     },
-    detail: { intake: m.intake, skills: m.skills, e2e: m.e2e, burst: m.burst, startup: m.startup, soak: m.soak },
+    detail: {
+      intake: m.intake, skills: m.skills, e2e: m.e2e, burst: m.burst, startup: m.startup, soak: m.soak, redact: m.redact,
+    },
     targets: targets(m),
     errors: m.errors,
   };
@@ -170,6 +174,9 @@ export function renderReport(run: RunInfo, m: Measured): string {
       [[st?.startup_ms ?? NA, st?.rss_idle_mb ?? NA, st?.rss_idle_tree_mb ?? NA, b?.rss_mb_before_kill ?? NA, b?.rss_mb_after ?? NA]],
     ),
   );
+  const r = m.redact;
+  out.push('', '### Outbound redactor (64 KiB output; token, webhook secret, API key, Discord token, RSA-2048 TLS key numbers)', '');
+  out.push(markdownTable(['text', 'mean µs per call'], r ? [['prose', r.prose_us], ['base64', r.base64_us], ['with a PEM key and a token', r.leaky_us]] : []));
   out.push('', '### Targets', '');
   for (const t of targets(m)) out.push(`- ${t.met === undefined ? 'not measured' : t.met ? 'met    ' : 'MISSED '} ${t.target}`);
   for (const [name, message] of Object.entries(m.errors)) out.push(`- FAILED ${name}: ${message.split('\n')[0]}`);

@@ -14,6 +14,7 @@ import { AuditLog } from '../observability/audit.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createRedactor, type Redactor } from '../observability/redact.js';
+import { outboundSecrets } from '../security/outbound-secrets.js';
 import { LlmRouter } from '../router/llm-router.js';
 import { RuleRouter } from '../router/rules.js';
 import type { IntentRouter } from '../router/types.js';
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   alerter?: Alerter;
   /** The process environment skills may inherit from (PATH, HOME, LANG, TZ, SKILL_ENV_ALLOW). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The outbound redactor (main.ts shares its logger's). Default: built from the config. */
+  redact?: Redactor;
   /** Outgoing message limits (the benchmark raises them; Telegram's real limits are the default). */
   sendRateLimits?: SendRateLimits;
 }
@@ -89,7 +92,7 @@ export class Gateway {
   static async start(options: GatewayOptions): Promise<Gateway> {
     const { config, logger } = options;
     const metrics = options.metrics ?? new Metrics({ processMetrics: true });
-    const redact = createRedactor(config.secrets);
+    const redact = options.redact ?? createRedactor(outboundSecrets(config));
     const alerter = options.alerter ?? createAlerter(config, logger, redact, metrics);
     logger.info(
       { mode: config.telegram.mode, router: config.llm ? 'llm' : 'rules', skillMode: config.skills.mode, sandbox: config.skills.sandbox },
@@ -118,7 +121,7 @@ export class Gateway {
         sendRateLimits: options.sendRateLimits ?? config.telegram.sendRate,
       });
       const router: IntentRouter = config.llm
-        ? new LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter })
+        ? new LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter, redact })
         : new RuleRouter();
       const gateway = new Gateway(config, logger, metrics, alerter, redact, store, skills, api, router);
       watch = gateway.inboxWatch;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { formatSkillResult } from '../router/format.js';
+import { revealInvisible } from '../security/visible-text.js';
 import type { SkillResult, SkillRunner } from '../skills/types.js';
 import type { SendExtra } from '../telegram/api-client.js';
 import type { CallbackQuery } from '../telegram/update-schema.js';
@@ -259,21 +260,17 @@ export class ApprovalService {
 }
 
 /**
- * Every argument on its own line, in full, with invisible and direction-changing characters made
- * visible (they could make the text read differently from what runs). Undefined when too long.
+ * Every argument on its own line, in full, with invisible, blank-looking and look-alike characters
+ * made visible (they could make the text read differently from what runs). Undefined when too
+ * long even after long blank runs are collapsed.
  */
 function describeArgs(args: unknown): string | undefined {
   if (args === undefined || args === null) return '';
   const entries = typeof args === 'object' ? Object.entries(args as object) : [['value', args] as const];
   if (entries.length === 0) return '';
-  const lines = entries.map(([name, value]) => `• ${name} = ${revealInvisible(JSON.stringify(value) ?? String(value))}`);
+  const lines = entries.map(([name, value]) => `• ${revealInvisible(String(name))} = ${revealInvisible(JSON.stringify(value) ?? String(value))}`);
   const text = lines.join('\n');
   return text.length > MAX_APPROVAL_ARGS_CHARS ? undefined : `\n${text}`;
-}
-
-/** Zero-width, bidirectional-override and isolate characters, shown as \u escapes. */
-function revealInvisible(text: string): string {
-  return text.replace(/[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function result(skill: string, outcome: SkillResult['outcome'], output: string): SkillResult {

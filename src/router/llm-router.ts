@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type OpenAI from 'openai';
 import type { ChatCompletionFunctionTool, ChatCompletionMessage, ChatCompletionMessageToolCall } from 'openai/resources/chat/completions';
+import { fetch as undiciFetch } from 'undici';
 import { silentAlerter, type Alerter } from '../alerts/alerter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { createRedactor } from '../observability/redact.js';
+import { createRedactor, type Redactor } from '../observability/redact.js';
 import type { SkillResult } from '../skills/types.js';
 import { ChatHistory, type HistoryMessage, type ToolCall } from './chat-history.js';
+import { withToolOutputSummarized } from './history-hygiene.js';
 import {
   classifyLlmError,
   createOpenAIClient,
@@ -19,6 +21,7 @@ import {
 } from './llm-client.js';
 import { isTimeout, raceAbort, turnAbortSignal } from './llm-abort.js';
 import { LlmFailureReporter } from './llm-failures.js';
+import { redactingFetch } from './llm-redacting-fetch.js';
 import { REPLIES, SYSTEM_PROMPT } from './llm-prompt.js';
 import { parseToolArguments, preview, skillsToTools, toolMessageFor, truncateToolOutput } from './llm-tools.js';
 import type { IntentRouter, RouteContext, RouteReply } from './types.js';
@@ -33,6 +36,8 @@ export interface LlmRouterOptions {
   alerter?: Alerter;
   /** Default: undici's fetch. */
   fetch?: FetchFunction;
+  /** The outbound redactor, applied to every request body and alert. Default: the API key only. */
+  redact?: Redactor;
 }
 
 type ToolMessage = Extract<HistoryMessage, { role: 'tool' }>;
@@ -64,7 +69,8 @@ export class LlmRouter implements IntentRouter {
     this.config = options.config;
     this.log = options.logger.child({ component: 'llm-router' });
     this.metrics = options.metrics;
-    this.client = createOpenAIClient(options.config, options.fetch);
+    const redact = options.redact ?? createRedactor(options.config.apiKey ? [options.config.apiKey] : []);
+    this.client = createOpenAIClient(options.config, redactingFetch(options.fetch ?? undiciFetch, redact));
     this.history = new ChatHistory({
       dataDir: options.dataDir,
       maxMessages: options.config.historyTurns,
@@ -75,7 +81,7 @@ export class LlmRouter implements IntentRouter {
       logger: this.log,
       alerter: options.alerter ?? silentAlerter,
       // The gateway's logger redacts too; this covers alert text, which leaves through the alerter.
-      redact: createRedactor(options.config.apiKey ? [options.config.apiKey] : []),
+      redact,
       endpoint: displayEndpoint(options.config.baseUrl ?? OPENAI_DEFAULT_BASE_URL),
     });
   }
@@ -83,7 +89,8 @@ export class LlmRouter implements IntentRouter {
   async route(ctx: RouteContext): Promise<RouteReply> {
     const turnSignal = turnAbortSignal(ctx.signal, this.config.totalTimeoutMs);
     const { signal } = turnSignal;
-    const history = await this.history.load(ctx.chatId);
+    // Older files may still hold raw tool output: it is summarized before the model sees it.
+    const history = withToolOutputSummarized(await this.history.load(ctx.chatId));
     this.log.info({ chatId: ctx.chatId, chars: ctx.text.length, historyMessages: history.length }, 'forwarding message to LLM context');
     const turn: HistoryMessage[] = [{ role: 'user', content: ctx.text }];
     const tools = skillsToTools(ctx.skills());
@@ -239,7 +246,7 @@ export class LlmRouter implements IntentRouter {
   /** Memory is best effort: a full disk must not cost the user their answer. */
   private async remember(chatId: number, turn: HistoryMessage[], previous: HistoryMessage[]): Promise<void> {
     try {
-      await this.history.append(chatId, turn, previous);
+      await this.history.append(chatId, withToolOutputSummarized(turn), previous);
     } catch (err) {
       this.log.warn({ chatId, err }, 'could not save chat history; the conversation continues without it');
     }

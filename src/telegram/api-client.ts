@@ -131,9 +131,12 @@ export class TelegramApi {
     return this.call('getMe');
   }
 
-  /** Sends `text` as plain text, split into chunks Telegram accepts. Returns every message sent. */
+  /**
+   * Sends `text` as plain text, split into chunks Telegram accepts. Returns every message sent.
+   * Redacted whole before it is cut: a secret split across two chunks would pass either half.
+   */
   async sendMessage(chatId: number, text: string, extra: SendExtra = {}): Promise<TelegramMessage[]> {
-    const chunks = chunkMessage(text.length > 0 ? text : '(empty reply)');
+    const chunks = chunkMessage(text.length > 0 ? this.options.redact(text) : '(empty reply)');
     const { reply_markup, reply_parameters, message_thread_id } = extra;
     const sent: TelegramMessage[] = [];
     for (const [i, chunk] of chunks.entries()) {
@@ -180,7 +183,7 @@ export class TelegramApi {
   }
 
   answerCallbackQuery(callbackQueryId: string, text?: string): Promise<true> {
-    return this.call('answerCallbackQuery', { callback_query_id: callbackQueryId, ...(text ? { text } : {}) });
+    return this.call('answerCallbackQuery', { callback_query_id: callbackQueryId, ...(text ? { text: this.options.redact(text) } : {}) });
   }
 
   editMessageReplyMarkup(chatId: number, messageId: number, replyMarkup?: object): Promise<unknown> {
