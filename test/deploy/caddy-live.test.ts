@@ -114,7 +114,9 @@ import ${path.join(ROOT, 'deploy/Caddyfile')}
       if (res.status === 429) break;
     }
     t.equal(statuses.at(-1), 429, `one address for all of them: ${statuses.join(' ')}`);
-    t.equal(statuses.length, 21, 'limited past 20 failures (the [::1] request above was another address)');
+    // Failures are also counted per connecting peer (Caddy itself here), so the [::1] request
+    // above may count toward the same limit: 20 or 21 attempts, never more.
+    t.ok(statuses.length >= 20 && statuses.length <= 21, `limited past 20 failures (${statuses.length} attempts)`);
     const ok = await post(gateway.telegram.textUpdate({ id: 111 }, '/help'));
     t.equal(ok.status, 200, 'the right secret is never rate-limited');
   });
