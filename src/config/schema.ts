@@ -111,6 +111,10 @@ export const envSchema = z.object({
   SKILL_MODE: z.enum(['warm', 'cold'], { error: 'must be "warm" or "cold"' }).default('warm'),
   /** Default none. */
   SKILL_SANDBOX: z.enum(['none', 'bwrap'], { error: 'must be "none" or "bwrap"' }).default('none'),
+  /** Default 1024. Memory of one call's whole process tree (its cgroup), where cgroups are available. */
+  SKILL_MEMORY_MB: int(16, 1_048_576).default(1024),
+  /** Default 256. Processes of one call's whole tree (its cgroup's pids.max; RLIMIT_NPROC otherwise). */
+  SKILL_MAX_PROCS: int(8, 65_536).default(256),
   /** Unset by default. A user name (or uid) skill processes drop to when the gateway runs as root. */
   SKILL_RUN_AS: z.string().min(1).optional(),
   /** Unset by default. Extra environment variable names passed through to skills. */
@@ -183,6 +187,10 @@ export interface Config {
     sandbox: 'none' | 'bwrap';
     runAs: string | undefined;
     envAllow: string[];
+    memoryMb: number;
+    maxProcs: number;
+    /** The gateway's folder (its cwd: .env, default DATA_DIR and certs): masked from skills. */
+    gatewayDir: string;
   };
   dataDir: string;
   inboxMaxPending: number;
@@ -270,7 +278,8 @@ export function toConfig(env: Env, cwd: string): Config {
 /** The variables the skill runtime reads; `npm run skills` validates only these. */
 export const SKILLS_ENV_KEYS = [
   'SKILLS_DIR', 'WORKSPACE_DIR', 'PYTHON_BIN', 'SKILL_TIMEOUT_MS', 'SKILL_MAX_CONCURRENCY', 'SKILL_QUEUE_MAX',
-  'SKILL_MAX_OUTPUT_BYTES', 'SKILL_MODE', 'SKILL_SANDBOX', 'SKILL_RUN_AS', 'SKILL_ENV_ALLOW', 'LOG_LEVEL',
+  'SKILL_MAX_OUTPUT_BYTES', 'SKILL_MODE', 'SKILL_SANDBOX', 'SKILL_RUN_AS', 'SKILL_ENV_ALLOW', 'SKILL_MEMORY_MB',
+  'SKILL_MAX_PROCS', 'LOG_LEVEL',
 ] as const;
 
 export function skillsSection(env: Pick<Env, (typeof SKILLS_ENV_KEYS)[number]>, cwd: string): Config['skills'] {
@@ -287,6 +296,9 @@ export function skillsSection(env: Pick<Env, (typeof SKILLS_ENV_KEYS)[number]>, 
     sandbox: env.SKILL_SANDBOX,
     runAs: env.SKILL_RUN_AS,
     envAllow: env.SKILL_ENV_ALLOW,
+    memoryMb: env.SKILL_MEMORY_MB,
+    maxProcs: env.SKILL_MAX_PROCS,
+    gatewayDir: cwd,
   };
 }
 

@@ -35,6 +35,7 @@ import sys
 # The package sits next to this file; say so explicitly, in case Python runs with -P / safe path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from skillgate_host.cgroup import slots_from
 from skillgate_host.discovery import find_skills, import_one_file, import_skill_files
 from skillgate_host.isolation import discover_isolated
 from skillgate_host.skill_process import apply_limits, drop_privileges
@@ -47,7 +48,7 @@ REAL_STDOUT = 1
 def mode_discover(cfg):
     apply_limits(cfg["limits"])
     # Each file in a child of its own: one that kills Python on import costs only itself.
-    entries, errors, warnings, files = discover_isolated(cfg["dir"], cfg["importTimeoutMs"] / 1000)
+    entries, errors, warnings, files = discover_isolated(cfg["dir"], cfg["importTimeoutMs"] / 1000, slots_from(cfg))
     # Keep our real stdout for the registry; skill files may print while being imported.
     write_frame(REAL_STDOUT, {"skills": entries, "errors": errors, "warnings": warnings, "files": files})
 

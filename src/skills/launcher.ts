@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { CgroupPool, type HostCgroupConfig, type SlotLease } from './cgroups.js';
 import type { SkillLimits } from './limits.js';
 import type { Sandbox } from './sandbox.js';
 
@@ -15,6 +16,8 @@ export interface HostConfig {
   socket?: string;
   /** Warm host only: skill files (base names) it must not import. */
   exclude?: string[];
+  /** Per-call cgroups lent to this host (descriptors it inherits), when the machine has them. */
+  cgroups?: HostCgroupConfig;
 }
 
 export type HostMode = 'discover' | 'call' | 'serve';
@@ -31,6 +34,9 @@ export interface LauncherOptions {
   timeoutMs: number;
   /** The runtime's private folder (skill snapshots, the warm host's socket). */
   privateRoot: string;
+  /** Per-call cgroups; a warm host gets one slot per concurrent call plus its spare. */
+  cgroups?: CgroupPool;
+  maxConcurrency: number;
 }
 
 /**
@@ -52,16 +58,37 @@ export class HostLauncher {
       importTimeoutMs: Math.min(o.timeoutMs, 10_000),
       ...extra,
     };
+    const lease = this.#lease(mode === 'serve' ? o.maxConcurrency + 1 : 1);
+    if (lease) config.cgroups = lease.config;
     const { command, args } = o.sandbox.wrap(o.python, ['-B', o.hostScript, mode, JSON.stringify(config)], {
       readOnly: [path.dirname(o.hostScript), o.privateRoot],
       writable: [o.workspaceDir, ...(extra.socket ? [path.dirname(extra.socket)] : [])],
     });
-    return spawn(command, args, {
-      cwd: o.workspaceDir,
-      env: o.env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, {
+        cwd: o.workspaceDir,
+        env: o.env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe', ...(lease?.fds ?? [])],
+      });
+    } finally {
+      if (lease) CgroupPool.closeDescriptors(lease); // the host has its copies
+    }
+    // However the host ends (even killed by a skill), what its calls left in their cgroups dies.
+    if (lease) child.once('exit', () => lease.release()).once('error', () => lease.release());
+    return child;
+  }
+
+  /** Slots for one host; none lent (every call refused) when the pool fails: never unconfined. */
+  #lease(count: number): SlotLease | undefined {
+    const pool = this.options.cgroups;
+    if (!pool) return undefined;
+    try {
+      return pool.lease(count);
+    } catch {
+      return { config: { memoryMb: 0, slots: [] }, fds: [], release: () => undefined };
+    }
   }
 }
 

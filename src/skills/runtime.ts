@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
+import { describeCgroups } from './cgroup-detect.js';
+import { CgroupPool } from './cgroups.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { skillEnvironment, type ParentEnv } from './environment.js';
@@ -38,6 +40,8 @@ export interface SkillRuntimeStatus {
   skills: number;
   mode: 'warm' | 'cold';
   sandbox: 'none' | 'bwrap';
+  /** Per-call cgroups: cgroup v2, the v1 hybrid, or none (per-process rlimits only). */
+  cgroups: 'v2' | 'v1-hybrid' | 'none';
   /** Why it is not ready (empty when ready). */
   reasons: string[];
   warmHost: WarmHostState | 'off';
@@ -67,6 +71,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     private readonly limiter: ConcurrencyLimiter,
     private readonly warm: WarmHost | undefined,
     private readonly privateRoot: string,
+    private readonly cgroups: { pool?: CgroupPool; kind: SkillRuntimeStatus['cgroups'] },
   ) {
     super();
   }
@@ -94,6 +99,8 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     fs.chmodSync(privateRoot, 0o711); // SKILL_RUN_AS must be able to read the snapshots inside
     const socketDir = path.join(privateRoot, 'sock');
     fs.mkdirSync(socketDir, { mode: 0o700 });
+    const cgroupLimits = { memoryBytes: config.memoryMb * 2 ** 20, pids: config.maxProcs };
+    const { pool, layout } = CgroupPool.create(cgroupLimits);
     const launcher = new HostLauncher({
       python: python.executable,
       hostScript,
@@ -105,11 +112,13 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       maxOutputBytes: config.maxOutputBytes,
       timeoutMs: config.timeoutMs,
       privateRoot,
+      cgroups: pool,
+      maxConcurrency: config.maxConcurrency,
     });
     const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
     const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;
     const limiter = new ConcurrencyLimiter(config.maxConcurrency, config.queueMax);
-    const runtime = new SkillRuntime(config, logger, metrics, python, sandbox, launcher, registry, limiter, warm, privateRoot);
+    const runtime = new SkillRuntime(config, logger, metrics, python, sandbox, launcher, registry, limiter, warm, privateRoot, { pool, kind: layout.kind });
     await runtime.reload();
     if (options.watch !== false) {
       runtime.#stopWatching = watchDirectory(config.dir, 300, () => void runtime.reload(), logger);
@@ -118,6 +127,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       { python: python.executable, pythonVersion: python.version, mode: config.mode, sandbox: sandbox.kind, runAs: config.runAs, workspace: config.workspaceDir },
       'Skill runtime ready',
     );
+    logger.info({ cgroups: layout.kind }, `Skill cgroups: ${describeCgroups(layout, cgroupLimits)}`);
     return runtime;
   }
 
@@ -142,6 +152,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       skills: this.registry.list().length,
       mode: this.config.mode,
       sandbox: this.sandbox.kind,
+      cgroups: this.cgroups.kind,
       reasons,
       warmHost: this.warm?.state ?? 'off',
     };
@@ -234,7 +245,12 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       } finally {
         this.#active.delete(transport);
       }
-      const result = toSkillResult(name, execution, { maxOutputBytes: this.config.maxOutputBytes, timeoutMs: this.config.timeoutMs, durationMs: elapsed() });
+      const result = toSkillResult(name, execution, {
+        maxOutputBytes: this.config.maxOutputBytes,
+        timeoutMs: this.config.timeoutMs,
+        memoryMb: this.config.memoryMb,
+        durationMs: elapsed(),
+      });
       if (execution.done?.result && !execution.done.result.ok && execution.done.result.trace) {
         this.logger.warn({ skill: name, trace: execution.done.result.trace }, `Skill ${name} raised ${execution.done.result.error}`);
       }
@@ -283,6 +299,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     ]);
     await this.warm?.close();
     await this.#reloading?.catch(() => undefined);
+    this.cgroups.pool?.close();
     fs.rmSync(this.privateRoot, { recursive: true, force: true });
   }
 }

@@ -22,12 +22,13 @@ REPORT_CAP = 16 * 1024 * 1024
 GRACE_S = 2.0  # past the import timer: scanning the module and writing its report
 
 
-def discover_isolated(directory, timeout_s):
-    """(entries, errors, warnings, files): the registry report of every skill file."""
+def discover_isolated(directory, timeout_s, slots=None):
+    """(entries, errors, warnings, files): the registry report of every skill file. With `slots`
+    (per-call cgroups) each file's child is imported in one, killed whole afterwards."""
     files, errors = skill_files(directory)
     per_file, imported = [], []
     for file in files:
-        report = scan_in_child(directory, file, timeout_s)
+        report = scan_in_child(directory, file, timeout_s, slots)
         if "error" in report:
             errors.append({"file": file, "error": report["error"]})
             continue
@@ -38,17 +39,26 @@ def discover_isolated(directory, timeout_s):
     return entries, errors, warnings, files_report
 
 
-def scan_in_child(directory, file, timeout_s):
+def scan_in_child(directory, file, timeout_s, slots=None):
     """{"skills": [...], "warnings": [...]} of one file, or {"error": why}."""
+    try:
+        slot = slots.take() if slots is not None else None
+    except OSError as err:
+        return {"error": f"not imported: {err}"}
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     try:
         pid = os.fork()
     except OSError:
         os.close(read_fd)
         os.close(write_fd)
+        if slot is not None:
+            slots.put_back(slot)
+            return {"error": "not imported: out of processes"}  # never outside its cgroup
         return _scan(directory, file, timeout_s)  # out of processes: as before, in this process
     if pid == 0:
         try:
+            if slot is not None:
+                slot.enter()
             os.close(read_fd)
             _child(directory, file, timeout_s, write_fd)
         finally:
@@ -65,6 +75,9 @@ def scan_in_child(directory, file, timeout_s):
     except OSError:
         pass
     _, status = os.waitpid(pid, 0)
+    if slot is not None:
+        slots.bind(pid, slot)
+        slots.end(pid)  # a daemon the file started at import (setsid, double fork) ends here
     report = _parse(line)
     if report is not None:
         return report
