@@ -92,7 +92,8 @@ export class Gateway {
     const store = InboxStore.open({ dataDir: config.dataDir, logger, maxPending: config.inboxMaxPending, metrics });
     let skills: SkillRuntime | undefined;
     try {
-      skills = await SkillRuntime.create({ config: config.skills, logger, metrics, env: options.env });
+      const protect = [config.dataDir, config.http.certFile, config.http.keyFile];
+      skills = await SkillRuntime.create({ config: config.skills, logger, metrics, env: options.env, protect });
       const api = new TelegramApi({
         token: config.telegram.token,
         apiBase: config.telegram.apiBase,

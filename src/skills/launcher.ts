@@ -34,6 +34,10 @@ export interface LauncherOptions {
   timeoutMs: number;
   /** The runtime's private folder (skill snapshots, the warm host's socket). */
   privateRoot: string;
+  /** SKILLS_DIR: visible read-only in the sandbox. */
+  skillsDir: string;
+  /** The gateway's own paths, masked in the sandbox where they lie in the workspace. */
+  hidden: string[];
   /** Per-call cgroups; a warm host gets one slot per concurrent call plus its spare. */
   cgroups?: CgroupPool;
   maxConcurrency: number;
@@ -61,8 +65,11 @@ export class HostLauncher {
     const lease = this.#lease(mode === 'serve' ? o.maxConcurrency + 1 : 1);
     if (lease) config.cgroups = lease.config;
     const { command, args } = o.sandbox.wrap(o.python, ['-B', o.hostScript, mode, JSON.stringify(config)], {
-      readOnly: [path.dirname(o.hostScript), o.privateRoot],
-      writable: [o.workspaceDir, ...(extra.socket ? [path.dirname(extra.socket)] : [])],
+      workspace: o.workspaceDir,
+      hidden: o.hidden,
+      // The host script and its package only, not the checkout around them.
+      readOnly: [o.hostScript, path.join(path.dirname(o.hostScript), 'skillgate_host'), o.privateRoot, o.skillsDir],
+      writable: extra.socket ? [path.dirname(extra.socket)] : [],
     });
     let child: ChildProcess;
     try {

@@ -33,6 +33,8 @@ export interface SkillRuntimeOptions {
   env?: ParentEnv;
   /** Watch SKILLS_DIR and reload on changes. Default true; the CLI turns it off. */
   watch?: boolean;
+  /** More of the gateway's own paths to keep from skills (DATA_DIR, the TLS files). */
+  protect?: string[];
 }
 
 export interface SkillRuntimeStatus {
@@ -112,6 +114,9 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       maxOutputBytes: config.maxOutputBytes,
       timeoutMs: config.timeoutMs,
       privateRoot,
+      skillsDir: config.dir,
+      // The gateway's folder, its checkout and HOME: out of reach even when nested in the workspace.
+      hidden: [config.gatewayDir, path.resolve(path.dirname(hostScript), '../..'), ...(env.HOME ? [env.HOME] : []), ...(options.protect ?? [])],
       cgroups: pool,
       maxConcurrency: config.maxConcurrency,
     });

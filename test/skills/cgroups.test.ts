@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -151,6 +152,26 @@ for (const mode of MODES) {
     });
   });
 }
+
+function bwrapWorks(): boolean {
+  try {
+    execFileSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The slots' descriptors pass through bubblewrap (pids there are namespaced: no pid checks).
+t.test('warm, SKILL_SANDBOX=bwrap: the call limits hold inside the sandbox', { skip: skip || (bwrapWorks() ? false : 'bubblewrap is not usable here') }, async (t) => {
+  const { runtime } = await startRuntime(t, { 'cg.py': SKILLS }, { mode: 'warm', sandbox: 'bwrap', memoryMb: 96, maxProcs: 32 });
+  const hog = await runtime.run('hog', { mb: 40 });
+  t.equal(hog.outcome, 'crashed');
+  t.match(hog.output, /memory limit/);
+  const made = Number((await runtime.run('bomb', {})).output);
+  t.ok(made > 0 && made < 32, `${made} processes, below pids.max 32`);
+  t.equal((await runtime.run('echo', { text: 'alive' })).output, 'alive');
+});
 
 t.test('leftovers of a crashed gateway are removed at start', { skip }, async (t) => {
   const dead = 2 ** 22 + 1; // above pid_max's default: no such process
