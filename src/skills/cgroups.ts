@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { detectCgroups, type CgroupLayout, type Hierarchy } from './cgroup-detect.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../observability/logger.js';
+import { describeCgroups, detectCgroups, type CgroupLayout, type Hierarchy } from './cgroup-detect.js';
+import { closeAll, killSlot, removeLeftovers, removeTree } from './cgroup-fs.js';
 
 export type { CgroupLayout } from './cgroup-detect.js';
 
@@ -32,7 +35,6 @@ interface Slot {
 
 let poolCount = 0; // several runtimes in one process (tests, the CLI) each get a root of their own
 const MAX_SLOTS = 1024; // far above any SKILL_MAX_CONCURRENCY: a leak shows as an error, not a fork of /sys
-const KILL_ROUNDS = 100;
 
 /**
  * Per-call cgroups. The gateway (unconfined) creates, under its own cgroup, a folder
@@ -75,8 +77,20 @@ export class CgroupPool {
       return { pool, layout };
     } catch (err) {
       for (const h of layout.hierarchies) removeTree(path.join(h.dir, name));
-      return { layout: { kind: 'none', hierarchies: [], reason: `cannot create cgroups: ${(err as Error).message}` } };
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'the gateway may not create cgroups here (neither root nor a delegated subtree: systemd Delegate=, see deploy/skillgate.service)'
+        : `cannot create cgroups: ${(err as Error).message}`;
+      return { layout: { kind: 'none', hierarchies: [], reason: why } };
     }
+  }
+
+  /** The runtime's pool for SKILL_MEMORY_MB and SKILL_MAX_PROCS, and the start log line saying what holds. */
+  static start(config: Config['skills'], logger: Logger): { pool?: CgroupPool; kind: CgroupLayout['kind'] } {
+    const limits = { memoryBytes: config.memoryMb * 2 ** 20, pids: config.maxProcs };
+    const { pool, layout } = CgroupPool.create(limits);
+    logger.info({ cgroups: layout.kind }, `Skill cgroups: ${describeCgroups(layout, limits)}`);
+    return { pool, kind: layout.kind };
   }
 
   /** `count` slots for one host process, their descriptors opened now (before it is confined). */
@@ -184,99 +198,4 @@ function writeLimits(h: Hierarchy, dir: string, limits: CgroupLimits): void {
     }
   }
   if (h.controllers.includes('pids')) write('pids.max', limits.pids);
-}
-
-/** SIGKILLs every process in the slot until it is empty (bounded); true when it is. */
-function killSlot(hierarchies: Hierarchy[], dirs: string[]): boolean {
-  const killer = hierarchies.findIndex((h) => h.hasKill);
-  for (let round = 0; round < KILL_ROUNDS; round++) {
-    const pids = dirs.flatMap((dir) => members(dir));
-    if (pids.length === 0) return true;
-    if (killer >= 0) {
-      try {
-        fs.writeFileSync(path.join(dirs[killer]!, 'cgroup.kill'), '1');
-      } catch {
-        // Gone meanwhile; the listing below decides.
-      }
-    }
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // ESRCH: already gone.
-      }
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // 5 ms, bounded rounds
-  }
-  return dirs.every((dir) => members(dir).length === 0);
-}
-
-function members(dir: string): number[] {
-  try {
-    return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** Removes a cgroup tree bottom-up (rmdir only: cgroup files cannot be unlinked). */
-function removeTree(dir: string): void {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const entry of entries) if (entry.isDirectory()) removeTree(path.join(dir, entry.name));
-  try {
-    fs.rmdirSync(dir);
-  } catch {
-    // Still busy (a process in uninterruptible sleep): left for the next start's cleanup.
-  }
-}
-
-/** `skillgate-<pid>-<n>` folders of gateways that are gone (a crash, a SIGKILL): kill and remove. */
-function removeLeftovers(hierarchies: Hierarchy[]): void {
-  for (const h of hierarchies) {
-    let names: string[];
-    try {
-      names = fs.readdirSync(h.dir);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const match = /^skillgate-(\d+)-\d+$/.exec(name);
-      if (!match || isAlive(Number(match[1]))) continue;
-      const root = path.join(h.dir, name);
-      for (const slot of safeReaddir(root)) killSlot(hierarchies.filter((x) => x === h), [path.join(root, slot)]);
-      removeTree(root);
-    }
-  }
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function closeAll(fds: number[]): void {
-  for (const fd of fds) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // Already closed.
-    }
-  }
 }

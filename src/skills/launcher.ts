@@ -36,7 +36,7 @@ export interface LauncherOptions {
   privateRoot: string;
   /** SKILLS_DIR: visible read-only in the sandbox. */
   skillsDir: string;
-  /** The gateway's own paths, masked in the sandbox where they lie in the workspace. */
+  /** The gateway's own paths (its folder, DATA_DIR, TLS files), masked where they lie in the workspace. */
   hidden: string[];
   /** Per-call cgroups; a warm host gets one slot per concurrent call plus its spare. */
   cgroups?: CgroupPool;
@@ -66,7 +66,8 @@ export class HostLauncher {
     if (lease) config.cgroups = lease.config;
     const { command, args } = o.sandbox.wrap(o.python, ['-B', o.hostScript, mode, JSON.stringify(config)], {
       workspace: o.workspaceDir,
-      hidden: o.hidden,
+      // The checkout and HOME too: out of reach even when nested in the workspace.
+      hidden: [...o.hidden, path.resolve(path.dirname(o.hostScript), '../..'), ...(o.env.HOME ? [o.env.HOME] : [])],
       // The host script and its package only, not the checkout around them.
       readOnly: [o.hostScript, path.join(path.dirname(o.hostScript), 'skillgate_host'), o.privateRoot, o.skillsDir],
       writable: extra.socket ? [path.dirname(extra.socket)] : [],

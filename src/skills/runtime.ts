@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
-import { describeCgroups } from './cgroup-detect.js';
 import { CgroupPool } from './cgroups.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -16,6 +15,7 @@ import { limitsFor } from './limits.js';
 import { hostScriptPath, precompileHost, resolvePython, type PythonInfo } from './python.js';
 import { SkillRegistry } from './registry.js';
 import { toSkillResult } from './result.js';
+import { argsForLog } from './trace.js';
 import { createSandbox, type Sandbox } from './sandbox.js';
 import { coldTransport, type CallTransport } from './transport.js';
 import type { SkillInfo, SkillResult, SkillRunner } from './types.js';
@@ -42,8 +42,7 @@ export interface SkillRuntimeStatus {
   skills: number;
   mode: 'warm' | 'cold';
   sandbox: 'none' | 'bwrap';
-  /** Per-call cgroups: cgroup v2, the v1 hybrid, or none (per-process rlimits only). */
-  cgroups: 'v2' | 'v1-hybrid' | 'none';
+  cgroups: 'v2' | 'v1-hybrid' | 'none'; // per-call cgroups; none: per-process rlimits only
   /** Why it is not ready (empty when ready). */
   reasons: string[];
   warmHost: WarmHostState | 'off';
@@ -73,7 +72,6 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     private readonly limiter: ConcurrencyLimiter,
     private readonly warm: WarmHost | undefined,
     private readonly privateRoot: string,
-    private readonly cgroups: { pool?: CgroupPool; kind: SkillRuntimeStatus['cgroups'] },
   ) {
     super();
   }
@@ -101,8 +99,6 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     fs.chmodSync(privateRoot, 0o711); // SKILL_RUN_AS must be able to read the snapshots inside
     const socketDir = path.join(privateRoot, 'sock');
     fs.mkdirSync(socketDir, { mode: 0o700 });
-    const cgroupLimits = { memoryBytes: config.memoryMb * 2 ** 20, pids: config.maxProcs };
-    const { pool, layout } = CgroupPool.create(cgroupLimits);
     const launcher = new HostLauncher({
       python: python.executable,
       hostScript,
@@ -115,15 +111,14 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       timeoutMs: config.timeoutMs,
       privateRoot,
       skillsDir: config.dir,
-      // The gateway's folder, its checkout and HOME: out of reach even when nested in the workspace.
-      hidden: [config.gatewayDir, path.resolve(path.dirname(hostScript), '../..'), ...(env.HOME ? [env.HOME] : []), ...(options.protect ?? [])],
-      cgroups: pool,
+      hidden: [config.gatewayDir, ...(options.protect ?? [])],
+      cgroups: CgroupPool.start(config, logger).pool,
       maxConcurrency: config.maxConcurrency,
     });
     const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
     const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;
     const limiter = new ConcurrencyLimiter(config.maxConcurrency, config.queueMax);
-    const runtime = new SkillRuntime(config, logger, metrics, python, sandbox, launcher, registry, limiter, warm, privateRoot, { pool, kind: layout.kind });
+    const runtime = new SkillRuntime(config, logger, metrics, python, sandbox, launcher, registry, limiter, warm, privateRoot);
     await runtime.reload();
     if (options.watch !== false) {
       runtime.#stopWatching = watchDirectory(config.dir, 300, () => void runtime.reload(), logger);
@@ -132,7 +127,6 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       { python: python.executable, pythonVersion: python.version, mode: config.mode, sandbox: sandbox.kind, runAs: config.runAs, workspace: config.workspaceDir },
       'Skill runtime ready',
     );
-    logger.info({ cgroups: layout.kind }, `Skill cgroups: ${describeCgroups(layout, cgroupLimits)}`);
     return runtime;
   }
 
@@ -157,7 +151,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       skills: this.registry.list().length,
       mode: this.config.mode,
       sandbox: this.sandbox.kind,
-      cgroups: this.cgroups.kind,
+      cgroups: this.launcher.options.cgroups?.layout.kind ?? 'none',
       reasons,
       warmHost: this.warm?.state ?? 'off',
     };
@@ -250,12 +244,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       } finally {
         this.#active.delete(transport);
       }
-      const result = toSkillResult(name, execution, {
-        maxOutputBytes: this.config.maxOutputBytes,
-        timeoutMs: this.config.timeoutMs,
-        memoryMb: this.config.memoryMb,
-        durationMs: elapsed(),
-      });
+      const result = toSkillResult(name, execution, { ...this.config, durationMs: elapsed() });
       if (execution.done?.result && !execution.done.result.ok && execution.done.result.trace) {
         this.logger.warn({ skill: name, trace: execution.done.result.trace }, `Skill ${name} raised ${execution.done.result.error}`);
       }
@@ -304,15 +293,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     ]);
     await this.warm?.close();
     await this.#reloading?.catch(() => undefined);
-    this.cgroups.pool?.close();
+    this.launcher.options.cgroups?.close();
     fs.rmSync(this.privateRoot, { recursive: true, force: true });
   }
 }
-
-/** Arguments as logged: whole when small, else a preview (a 5 MB argument must not make a 5 MB line). */
-function argsForLog(args: unknown): unknown {
-  const json = JSON.stringify(args) ?? '';
-  return json.length <= LOGGED_ARGS_MAX_CHARS ? args : `${json.slice(0, LOGGED_ARGS_MAX_CHARS)}… (${json.length} chars)`;
-}
-
-const LOGGED_ARGS_MAX_CHARS = 2000;
