@@ -48,7 +48,7 @@ for (const mode of MODES) {
       fs.writeFileSync(path.join(skillsDir, 'greet.py'), version('hi'));
       const list = await runtime.reload();
       t.same(list.map((s) => s.name), ['greet']);
-      t.same(runtime.status(), { ready: true, skills: 1, mode, sandbox: 'none', reasons: [], warmHost: mode === 'warm' ? 'up' : 'off' });
+      t.same(runtime.status(), { ready: true, skills: 1, mode, sandbox: 'none', cgroups: runtime.status().cgroups, reasons: [], warmHost: mode === 'warm' ? 'up' : 'off' });
     });
   });
 }
