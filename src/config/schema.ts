@@ -134,6 +134,10 @@ export const envSchema = z.object({
   SKILL_MODE: z.enum(['warm', 'cold'], { error: 'must be "warm" or "cold"' }).default('warm'),
   /** Default auto: Landlock, else bwrap, else none with a WARN (section 6). */
   SKILL_SANDBOX: z.enum(['auto', 'landlock', 'bwrap', 'none'], { error: 'must be "auto", "landlock", "bwrap" or "none"' }).default('auto'),
+  /** Default 1024. Memory of one call's whole process tree (its cgroup), where cgroups are available. */
+  SKILL_MEMORY_MB: int(16, 1_048_576).default(1024),
+  /** Default 256. Processes of one call's whole tree (its cgroup's pids.max; RLIMIT_NPROC otherwise). */
+  SKILL_MAX_PROCS: int(8, 65_536).default(256),
   /** Unset by default. A user name (or uid) skill processes drop to when the gateway runs as root. */
   SKILL_RUN_AS: z.string().min(1).optional(),
   /** Unset by default. Extra environment variable names passed through to skills. */
@@ -210,6 +214,8 @@ export interface Config {
     gatewayPaths: string[];
     runAs: string | undefined;
     envAllow: string[];
+    memoryMb: number;
+    maxProcs: number;
   };
   dataDir: string;
   inboxMaxPending: number;
@@ -298,7 +304,8 @@ export function toConfig(env: Env, cwd: string): Config {
 /** The variables the skill runtime reads; `npm run skills` validates only these. */
 export const SKILLS_ENV_KEYS = [
   'SKILLS_DIR', 'WORKSPACE_DIR', 'PYTHON_BIN', 'SKILL_TIMEOUT_MS', 'SKILL_MAX_CONCURRENCY', 'SKILL_QUEUE_MAX',
-  'SKILL_MAX_OUTPUT_BYTES', 'SKILL_MODE', 'SKILL_SANDBOX', 'SKILL_RUN_AS', 'SKILL_ENV_ALLOW', 'LOG_LEVEL',
+  'SKILL_MAX_OUTPUT_BYTES', 'SKILL_MODE', 'SKILL_SANDBOX', 'SKILL_RUN_AS', 'SKILL_ENV_ALLOW', 'SKILL_MEMORY_MB',
+  'SKILL_MAX_PROCS', 'LOG_LEVEL',
   // Not read by skills: the gateway's files they must be kept out of.
   'DATA_DIR', 'TLS_CERT_FILE', 'TLS_KEY_FILE',
 ] as const;
@@ -318,6 +325,8 @@ export function skillsSection(env: Pick<Env, (typeof SKILLS_ENV_KEYS)[number]>, 
     gatewayPaths: [cwd, path.join(cwd, '.env'), abs(env.DATA_DIR), abs(env.TLS_CERT_FILE), abs(env.TLS_KEY_FILE)],
     runAs: env.SKILL_RUN_AS,
     envAllow: env.SKILL_ENV_ALLOW,
+    memoryMb: env.SKILL_MEMORY_MB,
+    maxProcs: env.SKILL_MAX_PROCS,
   };
 }
 

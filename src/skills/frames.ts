@@ -16,6 +16,8 @@ const doneFrame = z.object({
   stdout_truncated: z.boolean().optional(),
   code: z.number().int().nullable(),
   signal: z.string().nullable(),
+  /** The call's cgroup hit its memory limit: the kernel killed one of its processes. */
+  oom: z.boolean().optional(),
 });
 
 const readyFrame = z.object({

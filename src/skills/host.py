@@ -35,6 +35,7 @@ import sys
 # The package sits next to this file; say so explicitly, in case Python runs with -P / safe path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from skillgate_host.cgroup import slots_from
 from skillgate_host.confinement import confine_call, confine_host, probe, remove_call_tmp
 from skillgate_host.discovery import find_skills, import_one_file, import_skill_files
 from skillgate_host.isolation import discover_isolated
@@ -47,11 +48,13 @@ REAL_STDOUT = 1
 
 def mode_discover(cfg):
     apply_limits(cfg["limits"])
+    slots = slots_from(cfg)  # the cgroup descriptors were opened by the gateway: usable after confine
     confine_host(cfg)
     # Each file in a child of its own: one that kills Python on import costs only itself. Each
-    # child confines itself again, like a call, before the file's top-level code runs.
+    # child joins its cgroup slot, then confines itself again, like a call, before the file's
+    # top-level code runs.
     entries, errors, warnings, files = discover_isolated(
-        cfg["dir"], cfg["importTimeoutMs"] / 1000, lambda: confine_call(cfg), lambda pid: remove_call_tmp(cfg, pid)
+        cfg["dir"], cfg["importTimeoutMs"] / 1000, slots, lambda: confine_call(cfg), lambda pid: remove_call_tmp(cfg, pid)
     )
     # Keep our real stdout for the registry; skill files may print while being imported.
     write_frame(REAL_STDOUT, {"skills": entries, "errors": errors, "warnings": warnings, "files": files})

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { CgroupPool, type HostCgroupConfig, type SlotLease } from './cgroups.js';
 import type { SkillLimits } from './limits.js';
 import type { HostConfine, Sandbox } from './sandbox.js';
 
@@ -17,6 +18,8 @@ export interface HostConfig {
   exclude?: string[];
   /** Landlock: the domains host.py applies to itself and to every call. */
   confine?: HostConfine;
+  /** Per-call cgroups lent to this host (descriptors it inherits), when the machine has them. */
+  cgroups?: HostCgroupConfig;
 }
 
 export type HostMode = 'discover' | 'call' | 'serve';
@@ -33,6 +36,13 @@ export interface LauncherOptions {
   timeoutMs: number;
   /** The runtime's private folder (skill snapshots, the warm host's socket). */
   privateRoot: string;
+  /** SKILLS_DIR: visible read-only in the sandbox. */
+  skillsDir: string;
+  /** The gateway's own paths (its folder, DATA_DIR, TLS files), masked where they lie in the workspace. */
+  hidden: string[];
+  /** Per-call cgroups; a warm host gets one slot per concurrent call plus its spare. */
+  cgroups?: CgroupPool;
+  maxConcurrency: number;
 }
 
 /**
@@ -56,16 +66,41 @@ export class HostLauncher {
       confine: o.sandbox.hostConfine?.(network),
       ...rest,
     };
+    const lease = this.#lease(mode === 'serve' ? o.maxConcurrency + 1 : 1);
+    if (lease) config.cgroups = lease.config;
     const { command, args } = o.sandbox.wrap(o.python, ['-B', o.hostScript, mode, JSON.stringify(config)], {
-      readOnly: [path.dirname(o.hostScript), o.privateRoot],
-      writable: [o.workspaceDir, ...(extra.socket ? [path.dirname(extra.socket)] : [])],
+      workspace: o.workspaceDir,
+      // The checkout and HOME too: out of reach even when nested in the workspace.
+      hidden: [...o.hidden, path.resolve(path.dirname(o.hostScript), '../..'), ...(o.env.HOME ? [o.env.HOME] : [])],
+      // The host script and its package only, not the checkout around them.
+      readOnly: [o.hostScript, path.join(path.dirname(o.hostScript), 'skillgate_host'), o.privateRoot, o.skillsDir],
+      writable: extra.socket ? [path.dirname(extra.socket)] : [],
     });
-    return spawn(command, args, {
-      cwd: o.workspaceDir,
-      env: o.env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, {
+        cwd: o.workspaceDir,
+        env: o.env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe', ...(lease?.fds ?? [])],
+      });
+    } finally {
+      if (lease) CgroupPool.closeDescriptors(lease); // the host has its copies
+    }
+    // However the host ends (even killed by a skill), what its calls left in their cgroups dies.
+    if (lease) child.once('exit', () => lease.release()).once('error', () => lease.release());
+    return child;
+  }
+
+  /** Slots for one host; none lent (every call refused) when the pool fails: never unconfined. */
+  #lease(count: number): SlotLease | undefined {
+    const pool = this.options.cgroups;
+    if (!pool) return undefined;
+    try {
+      return pool.lease(count);
+    } catch {
+      return { config: { memoryMb: 0, slots: [] }, fds: [], release: () => undefined };
+    }
   }
 }
 

@@ -14,7 +14,7 @@ export interface SkillLimits {
   /** RLIMIT_FSIZE: 64 MiB per written file. */
   fileBytes: number;
   /**
-   * RLIMIT_NPROC: 256 processes of the skill's user. Linux never applies it to root, which is one
+   * RLIMIT_NPROC: SKILL_MAX_PROCS (256) processes of the skill's user. Linux never applies it to root, which is one
    * more reason to set SKILL_RUN_AS when the gateway runs as root.
    */
   processes: number;
@@ -26,6 +26,6 @@ export function limitsFor(config: Config['skills']): SkillLimits {
     asBytes: 1024 * 1024 * 1024,
     openFiles: 256,
     fileBytes: 64 * 1024 * 1024,
-    processes: 256,
+    processes: config.maxProcs,
   };
 }

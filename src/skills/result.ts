@@ -12,7 +12,7 @@ const SIGNAL_HINTS: Record<string, string> = {
 export function toSkillResult(
   skill: string,
   execution: Execution,
-  options: { maxOutputBytes: number; timeoutMs: number; durationMs: number },
+  options: { maxOutputBytes: number; timeoutMs: number; memoryMb?: number; durationMs: number },
 ): SkillResult {
   const { done, start, end } = execution;
   const base = {
@@ -36,6 +36,11 @@ export function toSkillResult(
   if (!done) {
     const why = end?.error ?? `the skill host ended without a result${end?.exitCode != null ? ` (exit code ${end.exitCode})` : ''}`;
     return make('crashed', why);
+  }
+  if (done.oom) {
+    // Whatever the skill itself made of it, a process of its call was killed for memory.
+    const tail = stdout.trim() ? `\n${stdout.trim().split('\n').slice(-5).join('\n')}` : '';
+    return make('crashed', `The call went over its memory limit (${options.memoryMb ?? '?'} MiB for all its processes, SKILL_MEMORY_MB) and was stopped.${tail}`);
   }
   if (done.result?.ok) {
     const value = done.result.value;

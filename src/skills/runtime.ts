@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
+import { CgroupPool } from './cgroups.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { skillEnvironment, type ParentEnv } from './environment.js';
@@ -41,6 +42,7 @@ export interface SkillRuntimeStatus {
   sandbox: Confinement['sandbox']['kind'];
   /** What the sandbox enforces here (e.g. the Landlock ABI and its rules), or why there is none. */
   sandboxLevel: string;
+  cgroups: 'v2' | 'v1-hybrid' | 'none'; // per-call cgroups; none: per-process rlimits only
   /** Why it is not ready (empty when ready). */
   reasons: string[];
   warmHost: WarmHostState | 'off';
@@ -114,6 +116,10 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       maxOutputBytes: config.maxOutputBytes,
       timeoutMs: config.timeoutMs,
       privateRoot,
+      skillsDir: config.dir,
+      hidden: config.gatewayPaths,
+      cgroups: CgroupPool.start(config, logger).pool,
+      maxConcurrency: config.maxConcurrency,
     });
     const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
     const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;
@@ -156,6 +162,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       mode: this.config.mode,
       sandbox: this.confinement.sandbox.kind,
       sandboxLevel: this.confinement.level,
+      cgroups: this.launcher.options.cgroups?.layout.kind ?? 'none',
       reasons,
       warmHost: this.warm?.state ?? 'off',
     };
@@ -250,7 +257,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
       } finally {
         this.#active.delete(transport);
       }
-      const result = toSkillResult(name, execution, { maxOutputBytes: this.config.maxOutputBytes, timeoutMs: this.config.timeoutMs, durationMs: elapsed() });
+      const result = toSkillResult(name, execution, { ...this.config, durationMs: elapsed() });
       if (execution.done?.result && !execution.done.result.ok && execution.done.result.trace) {
         this.logger.warn({ skill: name, trace: execution.done.result.trace }, `Skill ${name} raised ${execution.done.result.error}`);
       }
@@ -280,6 +287,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     ]);
     await this.warm?.close();
     await this.#reloading?.catch(() => undefined);
+    this.launcher.options.cgroups?.close();
     fs.rmSync(this.privateRoot, { recursive: true, force: true });
   }
 }

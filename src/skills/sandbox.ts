@@ -1,10 +1,19 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { SkillgateError } from '../errors.js';
 
 export interface SandboxPaths {
-  /** Visible read-only (re-bound because /tmp is a private tmpfs inside the sandbox). */
+  /** Bound read-write first: the skills' working tree. */
+  workspace?: string;
+  /**
+   * The gateway's own paths (its folder, DATA_DIR, TLS files, HOME). Masked wherever they lie
+   * inside something bound (the seed's layout nests the gateway's folder in the workspace).
+   */
+  hidden?: string[];
+  /** Visible read-only, after the masks (so SKILLS_DIR or the host inside a masked folder show). */
   readOnly: string[];
-  /** The only writable trees: the workspace, and the warm host's socket folder. */
+  /** Writable after the read-only ones (the warm host's socket folder inside the private root). */
   writable: string[];
 }
 
@@ -38,24 +47,36 @@ export const noSandbox: Sandbox = {
   wrap: (command, args) => ({ command, args }),
 };
 
+/** What Python and its libraries need, read-only; nothing else of the host's root is visible. */
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
+/** Secrets under /etc that a skill running as root could otherwise read (it owns them). */
+const ETC_SECRETS = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-', '/etc/sudoers', '/etc/ssh', '/etc/ssl/private'];
+
 /**
- * bubblewrap: read-only root, private /tmp, only the workspace writable, no network, its own pid,
- * ipc and uts namespaces, and everything dies with the gateway.
+ * bubblewrap: only the system folders, the interpreter's prefix, SKILLS_DIR (read-only) and the
+ * workspace (read-write) are visible; the gateway's folder is masked when it lies in the
+ * workspace; private /tmp, /dev and /proc; no network; its own pid, ipc and uts namespaces; and
+ * everything dies with the gateway.
  */
-export function bwrapSandbox(bwrap = 'bwrap', options: { dropCapabilities: boolean }): Sandbox {
+export function bwrapSandbox(bwrap = 'bwrap', options: { dropCapabilities: boolean; python?: string }): Sandbox {
+  const system = systemArgs(options.python);
   return {
     kind: 'bwrap',
     namespacedPids: true,
     wrap(command, args, paths) {
-      const binds = [
-        ...paths.readOnly.flatMap((p) => ['--ro-bind', p, p]),
-        ...paths.writable.flatMap((p) => ['--bind', p, p]),
-      ];
+      const bound = [paths.workspace, ...paths.readOnly].filter((p): p is string => !!p);
+      const masked = (paths.hidden ?? []).filter((p) => needsMask(p, bound));
       return {
         command: bwrap,
         args: [
-          '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
-          ...binds,
+          ...system,
+          '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
+          ...(paths.workspace ? ['--bind', paths.workspace, paths.workspace] : []),
+          ...masked.flatMap((p) => maskArgs(p)),
+          ...paths.readOnly.flatMap((p) => ['--ro-bind', p, p]),
+          ...paths.writable.flatMap((p) => ['--bind', p, p]),
+          // Read-only only now: bwrap makes the mount points of what shows through inside them.
+          ...masked.filter(isDirectory).flatMap((p) => ['--remount-ro', p]),
           '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts',
           '--die-with-parent',
           // Without SKILL_RUN_AS there is no user to drop to, so drop root's capabilities at least.
@@ -65,6 +86,60 @@ export function bwrapSandbox(bwrap = 'bwrap', options: { dropCapabilities: boole
       };
     },
   };
+}
+
+/** The system folders (symlinks stay symlinks, as on a merged-/usr system), minus /etc's secrets. */
+function systemArgs(python: string | undefined): string[] {
+  const out: string[] = [];
+  for (const dir of SYSTEM_DIRS) {
+    const stat = lstat(dir);
+    if (!stat) continue;
+    if (stat.isSymbolicLink()) out.push('--symlink', fs.readlinkSync(dir), dir);
+    else out.push('--ro-bind', dir, dir);
+  }
+  // An interpreter outside those (pyenv, /opt/python): its prefix, read-only.
+  const prefix = python ? interpreterPrefix(python) : undefined;
+  if (prefix && !SYSTEM_DIRS.some((dir) => isWithin(prefix, dir))) out.push('--ro-bind', prefix, prefix);
+  for (const secret of ETC_SECRETS.filter((p) => lstat(p))) {
+    out.push(...maskArgs(secret), ...(isDirectory(secret) ? ['--remount-ro', secret] : []));
+  }
+  return out;
+}
+
+/** `target` exists strictly inside one of the `bound` trees, so it would show in the sandbox. */
+function needsMask(target: string, bound: string[]): boolean {
+  return !!lstat(target) && bound.some((b) => isWithin(target, b) && path.resolve(target) !== path.resolve(b));
+}
+
+/** Hides `target`: an empty tmpfs over a folder (made read-only later), /dev/null over a file. */
+function maskArgs(target: string): string[] {
+  return isDirectory(target) ? ['--tmpfs', target] : ['--ro-bind', '/dev/null', target];
+}
+
+function isDirectory(p: string): boolean {
+  return lstat(p)?.isDirectory() ?? false;
+}
+
+function interpreterPrefix(python: string): string | undefined {
+  try {
+    return path.dirname(path.dirname(fs.realpathSync(python)));
+  } catch {
+    return undefined;
+  }
+}
+
+function lstat(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `p` is `dir` or below it. */
+export function isWithin(p: string, dir: string): boolean {
+  const rel = path.relative(path.resolve(dir), path.resolve(p));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /**
@@ -77,7 +152,7 @@ export async function createSandbox(
   options: { dropCapabilities: boolean },
 ): Promise<Sandbox> {
   if (kind === 'none') return noSandbox;
-  const sandbox = bwrapSandbox('bwrap', options);
+  const sandbox = bwrapSandbox('bwrap', { ...options, python });
   const probe = sandbox.wrap(python, ['-c', 'pass'], { readOnly: [], writable: [] });
   await new Promise<void>((resolve, reject) => {
     execFile(probe.command, probe.args, { timeout: 15_000, env: { PATH: '/usr/local/bin:/usr/bin:/bin' } }, (err, _out, errOut) => {

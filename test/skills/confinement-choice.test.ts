@@ -19,6 +19,7 @@ function skillsConfig(root: string, nested: boolean, sandbox: Config['skills']['
     dir: path.join(gateway, 'skills'), workspaceDir: workspace, pythonBin: 'python3', timeoutMs: 1000, maxConcurrency: 1, queueMax: 1,
     maxOutputBytes: 1024, mode: 'cold', sandbox, runAs: undefined, envAllow: [],
     gatewayPaths: [gateway, path.join(gateway, '.env'), path.join(gateway, 'data')],
+    memoryMb: 1024, maxProcs: 256,
   };
 }
 

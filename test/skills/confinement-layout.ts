@@ -97,6 +97,8 @@ export async function startConfined(t: Test, layout: Layout, overrides: Partial<
       gatewayPaths: layout.gatewayPaths,
       runAs: undefined,
       envAllow: [],
+      memoryMb: 1024,
+      maxProcs: 256,
       ...overrides,
     },
     logger,

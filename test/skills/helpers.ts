@@ -60,6 +60,8 @@ export async function startRuntime(
       gatewayPaths: [],
       runAs: undefined,
       envAllow: [],
+      memoryMb: 1024,
+      maxProcs: 256,
       ...config,
     },
     logger,

@@ -48,7 +48,7 @@ for (const mode of MODES) {
       fs.writeFileSync(path.join(skillsDir, 'greet.py'), version('hi'));
       const list = await runtime.reload();
       t.same(list.map((s) => s.name), ['greet']);
-      t.match(runtime.status(), { ready: true, skills: 1, mode, sandbox: String, sandboxLevel: String, reasons: [], warmHost: mode === 'warm' ? 'up' : 'off' });
+      t.match(runtime.status(), { ready: true, skills: 1, mode, sandbox: String, sandboxLevel: String, cgroups: String, reasons: [], warmHost: mode === 'warm' ? 'up' : 'off' });
     });
   });
 }

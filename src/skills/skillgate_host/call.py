@@ -10,6 +10,7 @@ class Call:
     __slots__ = (
         "chan_in", "chan_out", "owns_channel", "reading", "request", "outbox", "done",
         "pid", "pipes", "stdout", "stdout_truncated", "result", "status", "deadline", "drain_until",
+        "oom",
     )
 
     def __init__(self, chan_in, chan_out, owns_channel):
@@ -28,6 +29,7 @@ class Call:
         self.status = None  # wait status, once the skill process is reaped
         self.deadline = math.inf  # backstop kill if the gateway never asks for it
         self.drain_until = math.inf  # after exit: how long an escaped writer may hold the pipes
+        self.oom = False  # the call's cgroup hit its memory limit and the kernel killed in it
 
     def take_output(self, kind, chunk, cap):
         if kind == "out":
@@ -45,7 +47,7 @@ class Call:
         except ValueError:
             result = None
         code = os.waitstatus_to_exitcode(self.status)
-        return {
+        frame = {
             "t": "done",
             "result": result,
             "stdout": self.stdout.decode("utf-8", "replace"),
@@ -53,4 +55,7 @@ class Call:
             "code": code if code >= 0 else None,
             "signal": signal.Signals(-code).name if code < 0 else None,
         }
+        if self.oom:
+            frame["oom"] = True
+        return frame
 

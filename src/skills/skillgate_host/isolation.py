@@ -22,14 +22,15 @@ REPORT_CAP = 16 * 1024 * 1024
 GRACE_S = 2.0  # past the import timer: scanning the module and writing its report
 
 
-def discover_isolated(directory, timeout_s, child_setup=None, child_cleanup=None):
-    """(entries, errors, warnings, files): the registry report of every skill file.
-    child_setup() runs in each import child first (its own Landlock domain), child_cleanup(pid)
-    after it is gone."""
+def discover_isolated(directory, timeout_s, slots=None, child_setup=None, child_cleanup=None):
+    """(entries, errors, warnings, files): the registry report of every skill file. With `slots`
+    (per-call cgroups) each file's child is imported in one, killed whole afterwards.
+    child_setup() runs in each import child after it joined its slot (its own Landlock domain),
+    child_cleanup(pid) after it is gone."""
     files, errors = skill_files(directory)
     per_file, imported = [], []
     for file in files:
-        report = scan_in_child(directory, file, timeout_s, child_setup, child_cleanup)
+        report = scan_in_child(directory, file, timeout_s, slots, child_setup, child_cleanup)
         if "error" in report:
             errors.append({"file": file, "error": report["error"]})
             continue
@@ -40,17 +41,26 @@ def discover_isolated(directory, timeout_s, child_setup=None, child_cleanup=None
     return entries, errors, warnings, files_report
 
 
-def scan_in_child(directory, file, timeout_s, child_setup=None, child_cleanup=None):
+def scan_in_child(directory, file, timeout_s, slots=None, child_setup=None, child_cleanup=None):
     """{"skills": [...], "warnings": [...]} of one file, or {"error": why}."""
+    try:
+        slot = slots.take() if slots is not None else None
+    except OSError as err:
+        return {"error": f"not imported: {err}"}
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     try:
         pid = os.fork()
     except OSError:
         os.close(read_fd)
         os.close(write_fd)
+        if slot is not None:
+            slots.put_back(slot)
+            return {"error": "not imported: out of processes"}  # never outside its cgroup
         return _scan(directory, file, timeout_s)  # out of processes: as before, in this process
     if pid == 0:
         try:
+            if slot is not None:
+                slot.enter()
             os.close(read_fd)
             if child_setup is not None:
                 child_setup()
@@ -69,6 +79,9 @@ def scan_in_child(directory, file, timeout_s, child_setup=None, child_cleanup=No
     except OSError:
         pass
     _, status = os.waitpid(pid, 0)
+    if slot is not None:
+        slots.bind(pid, slot)
+        slots.end(pid)  # a daemon the file started at import (setsid, double fork) ends here
     if child_cleanup is not None:
         child_cleanup(pid)
     report = _parse(line)

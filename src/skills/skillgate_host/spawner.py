@@ -4,6 +4,7 @@ of its call, blocked on a pipe until the call's request arrives. It serves that 
 import os
 import signal
 
+from .cgroup import slots_from
 from .confinement import remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
@@ -25,6 +26,7 @@ class Spawner:
         self.cfg = cfg
         self.spare = None
         self.host_pid = os.getpid()
+        self.slots = slots_from(cfg)  # per-call cgroups, when the gateway could create them
 
     @property
     def spare_pid(self):
@@ -87,10 +89,17 @@ class Spawner:
         except (ProcessLookupError, PermissionError):
             pass
         os.waitpid(spare.pid, 0)
+        self.end(spare.pid)
         remove_call_tmp(self.cfg, spare.pid)
+
+    def end(self, pid):
+        """Skill process `pid` was reaped: kill what is left of its call in its cgroup. True when
+        the call went over its memory limit."""
+        return self.slots.end(pid) if self.slots is not None else False
 
     def _fork(self, body):
         """Forks a skill process running body(out_w, result_w); returns (pid, out_r, result_r)."""
+        slot = self.slots.take() if self.slots is not None else None
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
@@ -98,12 +107,18 @@ class Spawner:
         except OSError:
             for fd in (out_r, out_w, result_r, result_w):
                 os.close(fd)
+            if slot is not None:
+                self.slots.put_back(slot)
             raise
         if pid == 0:
             try:
+                if slot is not None:
+                    slot.enter()  # first: the whole call, its limits and its end, in one cgroup
                 body(out_w, result_w)
             finally:
                 os._exit(1)
+        if slot is not None:
+            self.slots.bind(pid, slot)
         os.close(out_w)
         os.close(result_w)
         return pid, out_r, result_r

@@ -245,6 +245,7 @@ class Supervisor:
             pass
         _, call.status = os.waitpid(pid, 0)
         del self.running[pid]
+        call.oom = self.spawner.end(pid)  # its cgroup: everything the call started, at once
         kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
         # Orphans that left the group (setsid) came to us too; they may hold the pipes open.
         kill_strays(self._keep())

@@ -1,0 +1,123 @@
+"""Per-call cgroups, through descriptors the gateway opened and handed over.
+
+The gateway (src/skills/cgroups.ts, unconfined) creates the slot cgroups, sets their limits and
+passes this host, as inherited descriptors, per slot: each hierarchy's cgroup.procs (write), the
+slot's cgroup.kill when the kernel has one, one cgroup.procs to read (who is still in it) and the
+memory controller's event file (OOM kills). The host never opens a cgroup path itself: it is
+confined (Landlock, bwrap) before any skill code runs and could not reach /sys/fs/cgroup by name.
+Writes through these descriptors are checked against the opener's credentials, so a host or skill
+process that dropped to SKILL_RUN_AS can still join its slot.
+
+A forked skill process joins a free slot before anything else (write "0": "the writer"), then
+closes every descriptor but its pipes, so it cannot move itself out. When its call ends the host
+kills the slot, which ends the call's whole tree at once, whatever it did (setsid, double fork).
+"""
+
+import os
+import signal
+import time
+
+KILL_ROUNDS = 100  # a fork bomb may add members while we kill: bounded, 5 ms apart
+
+
+class Slot:
+    __slots__ = ("procs", "kill_fd", "list_fd", "oom_fd", "oom_seen")
+
+    def __init__(self, spec):
+        self.procs = list(spec["procs"])
+        self.kill_fd = spec.get("kill")
+        self.list_fd = spec["list"]
+        self.oom_fd = spec.get("oom")
+        self.oom_seen = 0
+
+    def enter(self):
+        """In the forked child, first thing: join the slot in every hierarchy, or die. A skill
+        process outside its cgroup would escape the call's limits and its end."""
+        try:
+            for fd in self.procs:
+                os.write(fd, b"0")
+        except OSError as err:
+            os.write(2, f"skillgate: could not join the call's cgroup: {err}\n".encode())
+            os._exit(70)
+
+    def members(self):
+        try:
+            return [int(p) for p in os.pread(self.list_fd, 1 << 20, 0).split()]
+        except OSError:
+            return []
+
+    def kill(self):
+        """SIGKILL everything in the slot until it is empty (bounded)."""
+        for _ in range(KILL_ROUNDS):
+            pids = self.members()
+            if not pids:
+                return True
+            if self.kill_fd is not None:
+                try:
+                    os.write(self.kill_fd, b"1")
+                except OSError:
+                    self.kill_fd = None  # fall back to signalling the members one by one
+            if self.kill_fd is None:
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            time.sleep(0.005)
+        return not self.members()
+
+    def oom_kills(self):
+        """The slot's OOM-kill count (v2 memory.events, v1 memory.oom_control: "oom_kill N")."""
+        if self.oom_fd is None:
+            return 0
+        try:
+            text = os.pread(self.oom_fd, 4096, 0).decode("ascii", "replace")
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
+
+class Slots:
+    """The host's slots: one per process that may run at once (calls and the spare)."""
+
+    def __init__(self, config):
+        self.memory_mb = config.get("memoryMb")
+        self.free = [Slot(spec) for spec in config["slots"]]
+        self.used = {}  # pid -> Slot
+
+    def take(self):
+        """A free, empty slot, or OSError: without one a skill process would run unbounded."""
+        for slot in self.free:
+            if not slot.members() or slot.kill():
+                self.free.remove(slot)
+                slot.oom_seen = slot.oom_kills()
+                return slot
+        raise OSError("no free per-call cgroup (every slot is busy or cannot be emptied)")
+
+    def bind(self, pid, slot):
+        self.used[pid] = slot
+
+    def put_back(self, slot):
+        self.free.append(slot)
+
+    def end(self, pid):
+        """The call of skill process `pid` is over: kill what is left in its slot and free it.
+        True when the memory controller killed something of this call (it hit the limit)."""
+        slot = self.used.pop(pid, None)
+        if slot is None:
+            return False
+        slot.kill()
+        oom = slot.oom_kills() > slot.oom_seen
+        self.free.append(slot)
+        return oom
+
+
+def slots_from(cfg):
+    """The host's Slots, or None when the gateway runs without per-call cgroups. With cgroups on but
+    no slot lent (the gateway could not make one), every fork is refused: fail closed."""
+    config = cfg.get("cgroups")
+    return Slots(config) if config is not None else None

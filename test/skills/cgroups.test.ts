@@ -1,0 +1,184 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { CgroupPool } from '../../src/skills/cgroups.js';
+import { detectCgroups } from '../../src/skills/cgroup-detect.js';
+import { DECORATOR, eventually, MODES, startRuntime } from './helpers.js';
+
+/** Real per-call cgroups: root (or a delegated subtree) on a machine with memory and pids controllers. */
+function cgroupSkip(): string | false {
+  const layout = detectCgroups();
+  if (layout.kind === 'none') return `no cgroups here: ${layout.reason}`;
+  const controllers = layout.hierarchies.flatMap((h) => h.controllers);
+  if (!controllers.includes('memory') || !controllers.includes('pids')) return `cgroups without memory and pids controllers (${layout.reason})`;
+  const probe = CgroupPool.create({ memoryBytes: 64 * 2 ** 20, pids: 64 });
+  if (!probe.pool) return `cannot create cgroups here (not root, nothing delegated): ${probe.layout.reason}`;
+  probe.pool.close();
+  return false;
+}
+
+const skip = cgroupSkip();
+
+const SKILLS = `${DECORATOR}
+import os, signal, time
+
+def _note(name, pid):
+    with open(os.path.join(os.environ["WORKSPACE_DIR"], name), "w") as f:
+        f.write(str(pid))
+
+@skill("A daemon (double fork, setsid) that outlives its call")
+def daemon():
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            _note("daemon.pid", os.getpid())
+            time.sleep(3600)
+        os._exit(0)
+    time.sleep(0.3)
+    return "left a daemon"
+
+@skill("A grandchild kills the skill host, then lives on")
+def kill_host():
+    host = os.getppid()
+    if os.fork() == 0:
+        os.setsid()
+        _note("survivor.pid", os.getpid())
+        os.kill(host, signal.SIGKILL)
+        time.sleep(3600)
+    time.sleep(3600)
+
+@skill("Memory spread over four children")
+def hog(mb: int):
+    children = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            block = bytearray(mb * 1024 * 1024)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            time.sleep(2)
+            os._exit(0)
+        children.append(pid)
+    return [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in children]
+
+@skill("Fork until refused; how many made it")
+def bomb():
+    made = 0
+    for _ in range(10000):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(3600)
+        made += 1
+    return made
+
+@skill("Echo")
+def echo(text: str):
+    return text
+`;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is dead too (killed, waiting for its parent).
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return !/^\d+ \(.*\) Z/.test(stat);
+}
+
+function readPid(workspace: string, name: string): number {
+  return Number(fs.readFileSync(path.join(workspace, name), 'utf8'));
+}
+
+function ourCgroups(): string[] {
+  return detectCgroups().hierarchies.flatMap((h) => {
+    try {
+      return fs.readdirSync(h.dir).filter((n) => n.startsWith(`skillgate-${process.pid}-`)).map((n) => path.join(h.dir, n));
+    } catch {
+      return [];
+    }
+  });
+}
+
+for (const mode of MODES) {
+  t.test(`${mode}: per-call cgroups`, { skip }, async (t) => {
+    const fixture = await startRuntime(t, { 'cg.py': SKILLS }, { mode, memoryMb: 96, maxProcs: 32 });
+    const { runtime, workspace } = fixture;
+    t.not(runtime.status().cgroups, 'none');
+    t.match(fixture.logs(), /Skill cgroups: per-call cgroup/);
+
+    t.test('a double-forked setsid daemon is gone when its call ends', async (t) => {
+      const result = await runtime.run('daemon', {});
+      t.equal(result.outcome, 'ok');
+      const pid = readPid(workspace, 'daemon.pid');
+      t.ok(await eventually(() => !alive(pid), 30), `daemon ${pid} is gone`);
+    });
+
+    t.test('a grandchild that kills the host dies with the host', async (t) => {
+      const result = await runtime.run('kill_host', {});
+      t.not(result.outcome, 'ok');
+      const pid = readPid(workspace, 'survivor.pid');
+      t.ok(await eventually(() => !alive(pid), 30), `survivor ${pid} is gone`);
+      t.equal((await runtime.run('echo', { text: 'after' })).output, 'after', 'the runtime still serves');
+    });
+
+    t.test('memory spread over four children is bounded for the call as a whole', async (t) => {
+      // 4 x 40 MiB: each child is far below RLIMIT_AS, the call is over its 96 MiB.
+      const result = await runtime.run('hog', { mb: 40 });
+      t.equal(result.outcome, 'crashed');
+      t.match(result.output, /memory limit \(96 MiB for all its processes, SKILL_MEMORY_MB\)/);
+      const small = await runtime.run('hog', { mb: 8 });
+      t.equal(small.outcome, 'ok', 'within the limit it works');
+      t.equal((await runtime.run('echo', { text: 'alive' })).output, 'alive', 'the host survived');
+    });
+
+    t.test('a fork bomb is bounded by the call\'s pids limit', async (t) => {
+      const result = await runtime.run('bomb', {});
+      t.equal(result.outcome, 'ok');
+      const made = Number(result.output);
+      t.ok(made > 0 && made < 32, `${made} processes, below pids.max 32`);
+      t.equal((await runtime.run('echo', { text: 'alive' })).output, 'alive', 'the host survived');
+    });
+
+    t.test('the cgroups are removed at close', async (t) => {
+      t.ok(ourCgroups().length > 0, 'there while running');
+      await runtime.close();
+      t.same(ourCgroups(), [], 'gone after close');
+    });
+  });
+}
+
+function bwrapWorks(): boolean {
+  try {
+    execFileSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The slots' descriptors pass through bubblewrap (pids there are namespaced: no pid checks).
+t.test('warm, SKILL_SANDBOX=bwrap: the call limits hold inside the sandbox', { skip: skip || (bwrapWorks() ? false : 'bubblewrap is not usable here') }, async (t) => {
+  const { runtime } = await startRuntime(t, { 'cg.py': SKILLS }, { mode: 'warm', sandbox: 'bwrap', memoryMb: 96, maxProcs: 32 });
+  const hog = await runtime.run('hog', { mb: 40 });
+  t.equal(hog.outcome, 'crashed');
+  t.match(hog.output, /memory limit/);
+  const made = Number((await runtime.run('bomb', {})).output);
+  t.ok(made > 0 && made < 32, `${made} processes, below pids.max 32`);
+  t.equal((await runtime.run('echo', { text: 'alive' })).output, 'alive');
+});
+
+t.test('leftovers of a crashed gateway are removed at start', { skip }, async (t) => {
+  const dead = 2 ** 22 + 1; // above pid_max's default: no such process
+  const layout = detectCgroups();
+  const stale = layout.hierarchies.map((h) => path.join(h.dir, `skillgate-${dead}-0`, 's0'));
+  for (const dir of stale) fs.mkdirSync(dir, { recursive: true });
+  const { pool } = CgroupPool.create({ memoryBytes: 64 * 2 ** 20, pids: 64 });
+  t.teardown(() => pool?.close());
+  for (const dir of stale) t.notOk(fs.existsSync(path.dirname(dir)), `${path.dirname(dir)} removed`);
+});
