@@ -17,7 +17,19 @@ function unprivilegedSkip(): string | false {
   if (!isRoot) return 'the tests run unprivileged already: the root case covers it';
   if (!fs.existsSync('/usr/bin/setpriv')) return 'setpriv (util-linux) is not installed';
   if (!fs.existsSync(SYSTEM_PYTHON)) return `${SYSTEM_PYTHON} is missing (the usual python3 may live under /root)`;
+  const closed = closedAncestor(ROOT);
+  if (closed) return `${closed} is not searchable by other users (e.g. a mktemp -d checkout): nobody cannot run the CLI from here`;
   return false;
+}
+
+/** The first folder from / down to `dir` that other users may not pass through, if any. */
+function closedAncestor(dir: string): string | undefined {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const folder = path.sep + parts.slice(0, i).join(path.sep);
+    if ((fs.statSync(folder).mode & 0o001) === 0) return folder;
+  }
+  return undefined;
 }
 
 const USERS = [
