@@ -8,7 +8,7 @@
  * Exit codes: 0 ok, 1 failure, 2 usage, 78 configuration error.
  */
 import { loadSkillsConfig, readEnv, type Config } from '../src/config/index.js';
-import { ConfigError, EXIT_CONFIG, SkillgateError } from '../src/errors.js';
+import { ConfigError, exitCodeOf, SkillgateError } from '../src/errors.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRedactor } from '../src/observability/redact.js';
 import { measureSkillLatency, SkillRuntime } from '../src/skills/index.js';
@@ -107,11 +107,11 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof ConfigError) {
       console.error(err.message);
-      process.exit(EXIT_CONFIG);
+      process.exit(err.exitCode);
     }
     if (err instanceof SkillgateError) {
       console.error(`${err.code}: ${err.message}`);
-      process.exit(err.code === 'SG_SANDBOX_UNAVAILABLE' ? EXIT_CONFIG : 1);
+      process.exit(exitCodeOf(err));
     }
     console.error((err as Error).message);
     process.exit(1);

@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (!(err instanceof SkillgateError)) throw err;
-    const exit = err.code === 'SG_WEBHOOK_URL_INVALID' ? EXIT_CONFIG : 1;
+    const exit = err.exitCode;
     console.error(redact(err.message));
     return exit;
   } finally {

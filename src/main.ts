@@ -5,7 +5,7 @@
 import closeWithGrace from 'close-with-grace';
 import { DiscordAlerter } from './alerts/discord.js';
 import { loadConfig, loadEnvKeys, privatePaths, readEnv, warnLoosePermissions, type Config } from './config/index.js';
-import { ConfigError, EXIT_CONFIG, PortInUseError, SkillgateError } from './errors.js';
+import { ConfigError, exitCodeOf, PortInUseError, SkillgateError } from './errors.js';
 import { Gateway } from './gateway/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createRedactor, type Redactor } from './observability/redact.js';
@@ -60,7 +60,7 @@ function readEnvOrExit() {
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const line of err.problems) process.stderr.write(`${line}\n`);
-      process.exit(EXIT_CONFIG);
+      process.exit(err.exitCode);
     }
     throw err;
   }
@@ -70,12 +70,12 @@ function readEnvOrExit() {
 async function failConfig(err: ConfigError, env: Record<string, string | undefined>): Promise<never> {
   for (const line of err.problems) process.stderr.write(`${line}\n`);
   await alertBestEffort(env, `Gateway did not start: configuration invalid (${err.problems.map((p) => p.split(':')[0]).join(', ')})`);
-  process.exit(EXIT_CONFIG);
+  process.exit(err.exitCode);
 }
 
 async function exitWithStartupError(err: unknown, logger: Logger, config: Config, redact: Redactor): Promise<never> {
-  // A sandbox that was asked for and cannot work is a configuration problem, like a bad value.
-  const code = err instanceof ConfigError || (err instanceof SkillgateError && err.code === 'SG_SANDBOX_UNAVAILABLE') ? EXIT_CONFIG : 1;
+  // The catalogue says which failures are configuration problems (78), e.g. SG_SANDBOX_UNAVAILABLE.
+  const code = exitCodeOf(err);
   const message = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
   if (err instanceof SkillgateError) logger.fatal({ code: err.code }, message);
   else logger.fatal({ err }, `Start failed: ${message}`);

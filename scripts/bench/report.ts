@@ -29,7 +29,6 @@ export interface RunInfo {
 }
 
 const NA = Number.NaN;
-const none = { p50_ms: NA, p99_ms: NA };
 
 /** The targets of issue 8, each checked against the figures. */
 function targets(m: Measured): Array<{ target: string; met: boolean | undefined }> {

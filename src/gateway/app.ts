@@ -221,7 +221,7 @@ export class Gateway {
     dispatcher.start();
 
     if (config.telegram.mode === 'webhook') {
-      await this.listenMain(dispatcher);
+      await this.listenMain();
       if (config.http.publicUrl) void this.registerWebhook();
     } else {
       this.poller = new TelegramPoller({ api: this.api, store: this.store, dispatcher, logger, alerter: this.alerter });
@@ -230,7 +230,7 @@ export class Gateway {
     await this.listenAdmin();
   }
 
-  private async listenMain(dispatcher: InboxDispatcher): Promise<void> {
+  private async listenMain(): Promise<void> {
     const { http } = this.config;
     const tls = http.tls ? await readTls(http.certFile, http.keyFile) : undefined;
     this.main = await buildMainServer({

@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { parseCommand, runCommand } from '../router/commands.js';
 import type { IntentRouter, RouteContext, RouteReply } from '../router/types.js';
 import type { SkillResult, SkillRunner } from '../skills/types.js';
-import { SkillgateError } from '../errors.js';
+import { ReplyRejectedError, SkillgateError } from '../errors.js';
 import { updateSchema, type CallbackQuery, type IncomingMessage } from '../telegram/update-schema.js';
 import type { BotIdentity } from './addressing.js';
 import { AnsweredAlbums } from './albums.js';
@@ -34,9 +34,6 @@ export interface AuditSink {
 
 /** One audit line; `outcome` is one of these for the lines the pipeline writes. */
 export type AuditRecord = AuditEntry & { outcome: 'replied' | 'unauthorized' | 'ignored' | 'reply_rejected' | 'failed' };
-
-/** Telegram refused the reply for good (blocked, chat gone): handled, nothing to retry. */
-class ReplyRejected extends Error {}
 
 export interface UpdateHandlerDeps {
   allowedUserIds: ReadonlySet<number>;
@@ -245,7 +242,7 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     } catch (err) {
       if (isPermanent(err)) {
         logger.error({ chatId: target.chatId, err: (err as Error).message }, 'Reply rejected by Telegram; not retrying');
-        throw new ReplyRejected((err as Error).message);
+        throw new ReplyRejectedError(target.chatId, (err as Error).message, { cause: err });
       }
       throw err;
     }
@@ -276,7 +273,7 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
         logger.debug({ updateId: update.updateId }, 'Update type ignored');
       }
     } catch (err) {
-      if (err instanceof ReplyRejected) {
+      if (err instanceof ReplyRejectedError) {
         audit.outcome = 'reply_rejected';
         audit.error = err.message;
         return;

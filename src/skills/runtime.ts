@@ -12,7 +12,7 @@ import { execute, type Execution } from './executor.js';
 import { HostLauncher } from './launcher.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { limitsFor } from './limits.js';
-import { hostScriptPath, precompileHost, resolvePython, type PythonInfo } from './python.js';
+import { hostScriptPath, precompileHost, resolvePython } from './python.js';
 import { SkillRegistry } from './registry.js';
 import { toSkillResult } from './result.js';
 import { recordCall } from './trace.js';
@@ -65,7 +65,6 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     private readonly config: Config['skills'],
     private readonly logger: Logger,
     private readonly metrics: Metrics | undefined,
-    private readonly python: PythonInfo,
     private readonly confinement: Confinement,
     private readonly launcher: HostLauncher,
     private readonly registry: SkillRegistry,
@@ -124,7 +123,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
     const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;
     const limiter = new ConcurrencyLimiter(config.maxConcurrency, config.queueMax);
-    const runtime = new SkillRuntime(config, logger, metrics, python, confinement, launcher, registry, limiter, warm, privateRoot);
+    const runtime = new SkillRuntime(config, logger, metrics, confinement, launcher, registry, limiter, warm, privateRoot);
     await runtime.reload();
     if (options.watch !== false) {
       const stopSkills = watchDirectory(config.dir, 300, () => void runtime.reload(), logger);

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { FakeTelegram } from '../../fakes/telegram.js';

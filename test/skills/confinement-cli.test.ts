@@ -37,7 +37,7 @@ const USERS = [
   { name: 'nobody', skip: unprivilegedSkip(), wrap: ['/usr/bin/setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'], python: SYSTEM_PYTHON },
 ];
 
-function cli(t: Test, wrap: string[], args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(_t: Test, wrap: string[], args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const tsx = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
   const command = [...wrap, process.execPath, tsx, path.join(ROOT, 'scripts/skills.ts'), ...args];
   // exec keeps the shell's pid: it is the CLI's, written where the skill file finds it.
