@@ -1,7 +1,5 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { matchSkill } from '../src/router/keywords.js';
-import type { SkillInfo, SkillParameters } from '../src/skills/types.js';
 
 /**
  * A loopback imitation of an OpenAI-compatible server (POST /v1/chat/completions, GET /v1/models),
@@ -198,8 +196,9 @@ function errorType(status: number): string {
 }
 
 /**
- * The demo's and the benchmark's model: a user message gets one call to the best-matching tool
- * (by the rule router's own keyword matching, else check_workspace_files); tool results get
+ * The demo's and the benchmark's model: a user message gets one call to the tool that shares the
+ * most words with it (by its own rule below, deliberately not the rule router's matcher, so a
+ * router bug cannot hide behind an identical fake), else check_workspace_files; tool results get
  * "Here is what I found:\n" and the outputs; with no tools it echoes.
  */
 export function smartReply(body: ChatRequest): ScriptedReply {
@@ -210,21 +209,24 @@ export function smartReply(body: ChatRequest): ScriptedReply {
     return { answer: `Here is what I found:\n${outputs.join('\n\n')}` };
   }
   const text = typeof last?.content === 'string' ? last.content : '';
-  const tools = (body.tools ?? []).filter((t) => t.type === 'function');
+  const tools = (body.tools ?? []).filter((t) => t.type === 'function').map((t) => t.function.name);
   if (tools.length === 0 || body.tool_choice === 'none') return { answer: `You said: ${text}` };
-  const skills: SkillInfo[] = tools.map((t) => ({
-    name: t.function.name,
-    description: t.function.description ?? '',
-    parameters: {
-      type: 'object',
-      properties: (t.function.parameters?.properties ?? {}) as SkillParameters['properties'],
-      required: Array.isArray(t.function.parameters?.required) ? (t.function.parameters.required as string[]) : [],
-      additionalProperties: false,
-    },
-    file: '',
-    requiresApproval: false,
-  }));
-  const chosen = matchSkill(text, skills)?.skill.name ?? skills.find((s) => s.name === 'check_workspace_files')?.name;
+  const chosen = toolSharingMostWords(text, tools) ?? tools.find((name) => name === 'check_workspace_files');
   if (!chosen) return { answer: `I have no tool for that. You said: ${text}` };
   return { toolCalls: [{ name: chosen, arguments: {} }] };
+}
+
+/**
+ * The tool whose name's words (split at "_") occur most often among the message's words, plural
+ * "s" ignored; the first listed wins a tie; undefined when no tool shares a word of 3+ letters.
+ */
+export function toolSharingMostWords(text: string, tools: readonly string[]): string | undefined {
+  const words = (s: string) => s.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length >= 3).map((w) => w.replace(/s$/, ''));
+  const said = new Set(words(text));
+  let best: { name: string; shared: number } | undefined;
+  for (const name of tools) {
+    const shared = words(name.replace(/_/g, ' ')).filter((w) => said.has(w)).length;
+    if (shared > 0 && (!best || shared > best.shared)) best = { name, shared };
+  }
+  return best?.name;
 }

@@ -3,7 +3,7 @@ import type { Alerter } from '../alerts/alerter.js';
 import { chatIdOf } from '../inbox/chat-id.js';
 import type { AcceptResult, InboxStore } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
-import { jitteredBackoff } from '../backoff.js';
+import { exponentialStep, jitteredBackoff } from '../backoff.js';
 import { ALLOWED_UPDATES } from './allowed-updates.js';
 import { TelegramApiError } from './errors.js';
 
@@ -42,7 +42,7 @@ export const POLLING_OFFSET_KEY = 'telegram.polling.offset';
 const INBOX_FULL_WAIT_MS = 1_000;
 
 const defaultBackoff = (failures: number) => 500 + jitteredBackoff(failures, 500, 30_000);
-const defaultEmptyBackoff = (streak: number) => Math.min(5_000, 250 * 2 ** (streak - 1));
+const defaultEmptyBackoff = (streak: number) => exponentialStep(streak, 250, 5_000);
 /** An empty answer faster than this fraction of the long-poll timeout was not a real long poll. */
 const EARLY_FRACTION = 0.5;
 
