@@ -7,7 +7,7 @@ import type { Config } from '../config/index.js';
 import { ConfigError, PortInUseError, SkillgateError } from '../errors.js';
 import { buildAdminServer } from '../http/admin-server.js';
 import { buildMainServer } from '../http/server.js';
-import { chatIdOf } from '../inbox/chat-id.js';
+import { chatIdOf } from '../telegram/chat-id.js';
 import { InboxDispatcher } from '../inbox/dispatcher.js';
 import { InboxStore } from '../inbox/store.js';
 import { AuditLog } from '../observability/audit.js';
@@ -51,8 +51,6 @@ export interface GatewayOptions {
   /** Outgoing message limits (the benchmark raises them; Telegram's real limits are the default). */
   sendRateLimits?: SendRateLimits;
 }
-
-const AUDIT_MAX_BYTES = 10 * 1024 * 1024;
 
 /**
  * The composition root: builds every part from the Config, starts them in dependency order and
@@ -186,7 +184,7 @@ export class Gateway {
     });
     migrations.onMigrate((from, to) => approvals.migrate(from, to));
     migrations.onMigrate((from, to) => this.router.migrate?.(from, to));
-    const audit = new AuditLog({ dir: config.dataDir, maxBytes: AUDIT_MAX_BYTES, redact: this.redact, logger });
+    const audit = new AuditLog({ dir: config.dataDir, redact: this.redact, logger });
     this.audit = audit;
     this.backlogTimer = setInterval(() => health.backlog(this.store.pendingCount()), BACKLOG_CHECK_MS).unref();
     this.inboxWatch.start();

@@ -7,7 +7,7 @@ import { revealInvisible } from '../security/visible-text.js';
 import type { SkillResult, SkillRunner } from '../skills/types.js';
 import type { SendExtra } from '../telegram/api-client.js';
 import type { CallbackQuery } from '../telegram/update-schema.js';
-import { extraFor } from './reply-path.js';
+import { extraFor, type ReplyTarget } from './reply-path.js';
 
 /** The Bot API calls the approval flow makes (a subset of TelegramApi). */
 export interface ApprovalApi {
@@ -27,6 +27,12 @@ export interface ApprovalServiceOptions {
   logger: Logger;
   /** Clock in ms, for tests. Default Date.now. */
   now?: () => number;
+}
+
+/** A tap decided a pending approval: what to tell the user, where (the handler sends it). */
+export interface ApprovalDecision {
+  target: ReplyTarget;
+  text: string;
 }
 
 interface PendingApproval {
@@ -121,24 +127,26 @@ export class ApprovalService {
   /**
    * A tap on Approve or Deny. Always answers the callback query, so the button stops spinning.
    * A button this service did not make (another bot's, a forged one) is answered and nothing else.
+   * Returns the decision's message (the approved run's result, or "Denied"), which the handler
+   * sends through the same reply stage as every other answer; undefined when there is none.
    */
-  async handleCallback(query: CallbackQuery, journal?: { markReplied(): void }): Promise<void> {
+  async handleCallback(query: CallbackQuery): Promise<ApprovalDecision | undefined> {
     await this.expireStale();
     const match = CALLBACK.exec(query.data ?? '');
     if (!match) {
       await this.answer(query.id);
-      return;
+      return undefined;
     }
     const entry = this.pending.get(match[2]!);
     if (!entry) {
       await this.answer(query.id, 'This request is no longer pending.');
       if (query.message) await this.removeKeyboard(query.message.chat.id, query.message.message_id);
-      return;
+      return undefined;
     }
     if (query.from.id !== entry.userId || (query.message && query.message.chat.id !== entry.chatId)) {
       this.options.logger.warn({ approvalId: entry.id, userId: query.from.id }, 'Approval tapped by someone other than the requester; ignored');
       await this.answer(query.id, 'Only the person who asked can decide.');
-      return;
+      return undefined;
     }
     // Decided: off the list (and the disk) before any await, so it cannot be decided twice.
     this.pending.delete(entry.id);
@@ -147,14 +155,10 @@ export class ApprovalService {
     this.options.logger.info({ approvalId: entry.id, skill: entry.skill, decision: match[1] }, 'Approval decided');
     await this.answer(query.id, approved ? `Approved: running ${entry.skill}…` : 'Denied.');
     await this.removeKeyboard(entry.chatId, query.message?.message_id ?? entry.messageId);
-    if (!approved) {
-      await this.notify(entry, `Denied: ${entry.skill} was not run.`);
-      journal?.markReplied();
-      return;
-    }
+    const target: ReplyTarget = { chatId: entry.chatId, threadId: entry.threadId, replyTo: entry.replyTo };
+    if (!approved) return { target, text: `Denied: ${entry.skill} was not run.` };
     const outcome = await this.options.runner.run(entry.skill, entry.args);
-    await this.notify(entry, formatSkillResult(outcome));
-    journal?.markReplied();
+    return { target, text: formatSkillResult(outcome) };
   }
 
   /** The group became a supergroup: its approvals follow; old message ids and topics do not carry over. */

@@ -1,17 +1,12 @@
-import type { Logger } from '../observability/logger.js';
 import { isForwarded, isFromBot, isGroupChat, messageKind, type MessageKind } from '../telegram/message-kind.js';
 import type { IncomingMessage } from '../telegram/update-schema.js';
 import { addressing, type BotIdentity } from './addressing.js';
-import type { ChatMigrations } from './chat-migrations.js';
+import type { Allowlist } from './allowlist.js';
 import type { ReplyTarget } from './reply-path.js';
 
 export interface IntakeRules {
-  allowedUserIds: ReadonlySet<number>;
-  /** Groups and supergroups the bot works in (TELEGRAM_ALLOWED_CHAT_IDS). */
-  allowedChatIds: ReadonlySet<number>;
+  allowlist: Pick<Allowlist, 'userAllowed' | 'chatAllowed'>;
   bot: BotIdentity;
-  migrations?: ChatMigrations;
-  logger: Logger;
 }
 
 /** What to do with one incoming message, decided before any router, model or skill is involved. */
@@ -34,7 +29,7 @@ export function judge(message: IncomingMessage, rules: IntakeRules): Verdict {
   const chatId = message.chat.id;
   const group = isGroupChat(message);
   if (message.chat.type === 'channel') return ignore('channel', 'channel message');
-  const allowedChat = (id: number) => rules.migrations?.isAmong(id, rules.allowedChatIds) ?? rules.allowedChatIds.has(id);
+  const allowedChat = (id: number) => rules.allowlist.chatAllowed(id);
   // Both halves of an upgrade arrive, in two chats' lanes and in either order; either one moves the state.
   const from = message.migrate_from_chat_id;
   if (group && from !== undefined && allowedChat(from)) return { action: 'migrate', from, to: chatId };
@@ -46,7 +41,7 @@ export function judge(message: IncomingMessage, rules: IntakeRules): Verdict {
   }
   if (isFromBot(message)) return ignore('from_bot', 'message written by a bot');
   const userId = message.from?.id;
-  if (userId === undefined || !rules.allowedUserIds.has(userId)) {
+  if (userId === undefined || !rules.allowlist.userAllowed(userId)) {
     return group ? ignore('group_stranger', 'group member not in TELEGRAM_ALLOWED_USER_IDS') : { action: 'unauthorized' };
   }
   const addressed = addressing(message, rules.bot, group);

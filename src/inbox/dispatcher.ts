@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Alerter } from '../alerts/alerter.js';
 import type { AuditEntry } from '../observability/audit.js';
+import { auditRecord } from '../observability/audit-record.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Redactor } from '../observability/redact.js';
@@ -340,18 +341,9 @@ export class InboxDispatcher {
       `Update ${item.updateId} (chat ${item.chatId ?? 'none'}) failed ${attempts} time(s) and was set aside: ${message}`,
       { key: 'inbox-update-failed' },
     );
-    this.options.audit?.write({
-      ts: new Date().toISOString(),
-      update_id: item.updateId,
-      chat_id: item.chatId,
-      user_id: null,
-      kind: 'inbox',
-      route: 'inbox',
-      skills: [],
-      outcome: 'failed',
-      duration_ms: 0,
-      error: `gave up after ${attempts} attempt(s): ${message}`,
-    });
+    this.options.audit?.write(
+      auditRecord(item.updateId, { chat_id: item.chatId, kind: 'inbox', route: 'inbox', outcome: 'failed', error: `gave up after ${attempts} attempt(s): ${message}` }),
+    );
   }
 
   /** Store trouble after a handler ran must not crash the process; late writes after close are expected. */

@@ -58,11 +58,7 @@ async function runSkillCommand(rest: string, ctx: RouteContext): Promise<RouteRe
     return { text: `Arguments must be a JSON object, for example: /run ${name} {"path": "notes.txt"}`, skills: [] };
   }
   const result = await ctx.runSkill(name, args);
-  return {
-    text: formatSkillResult(result),
-    skills: result.outcome === 'not_found' ? [] : [name],
-    alreadySent: result.outcome === 'pending_approval',
-  };
+  return { text: formatSkillResult(result), skills: result.outcome === 'not_found' ? [] : [name] };
 }
 
 function describeSkills(skills: SkillInfo[]): string {

@@ -38,6 +38,6 @@ export class RuleRouter implements IntentRouter {
       };
     }
     const result = await ctx.runSkill(skill.name, {});
-    return { text: formatSkillResult(result), skills: [skill.name], alreadySent: result.outcome === 'pending_approval' };
+    return { text: formatSkillResult(result), skills: [skill.name] };
   }
 }

@@ -11,7 +11,8 @@ export interface RouteContext {
   skills(): SkillInfo[];
   /**
    * Runs a skill through the gateway: validation, approval gate, executor, trace. A skill that
-   * requires approval is not run here; the result says the user was asked to approve.
+   * requires approval is not run here; the result says the user was asked to approve, and the
+   * gateway decides whether that prompt already answers the message.
    */
   runSkill(name: string, args: unknown): Promise<SkillResult>;
 }
@@ -20,8 +21,6 @@ export interface RouteReply {
   text: string;
   /** Names of the skills run to produce it, for the audit log. */
   skills: string[];
-  /** The user already got this answer another way (the approval prompt); send nothing more. */
-  alreadySent?: boolean;
 }
 
 /** Free text goes here; slash commands never do. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Alerter } from '../alerts/alerter.js';
-import { chatIdOf } from '../inbox/chat-id.js';
+import { chatIdOf } from './chat-id.js';
 import type { AcceptResult, InboxStore } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
 import { exponentialStep, jitteredBackoff } from '../backoff.js';

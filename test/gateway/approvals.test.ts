@@ -3,6 +3,7 @@ import type { TestContext } from '../helpers/tap.js';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ApprovalService } from '../../src/gateway/approvals.js';
+import { extraFor } from '../../src/gateway/reply-path.js';
 import { createRedactor } from '../../src/observability/redact.js';
 import type { SkillInfo, SkillResult, SkillRunner } from '../../src/skills/types.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
@@ -46,19 +47,24 @@ async function setup(t: TestContext, dataDir = t.testdir()) {
   const service = (dir = dataDir) =>
     new ApprovalService({ api, runner, dataDir: dir, ttlSeconds: TTL_S, logger: log.logger, now: () => clock.ms });
   const approvals = service();
-  /** A tap on the keyboard of the last approval request, as Telegram sends it. */
-  const tap = (decision: 'approve' | 'deny', from = OWNER, on = approvals) => {
+  /**
+   * A tap on the keyboard of the last approval request, as Telegram sends it; the decision's
+   * message is sent the way the update handler's reply stage sends it.
+   */
+  const tap = async (decision: 'approve' | 'deny', from = OWNER, on = approvals) => {
     const request = [...fake.sent].reverse().find((m) => m.reply_markup)!;
     const markup = (typeof request.reply_markup === 'string' ? JSON.parse(request.reply_markup) : request.reply_markup) as {
       inline_keyboard: Array<Array<{ text: string; callback_data: string }>>;
     };
     const button = markup.inline_keyboard[0]!.find((b) => b.callback_data.startsWith(decision))!;
-    return on.handleCallback({
+    const decided = await on.handleCallback({
       id: `cb-${fake.calls.length}`,
       from: { id: from },
       data: button.callback_data,
       message: { message_id: request.message_id, chat: { id: OWNER } },
     });
+    if (decided) await api.sendMessage(decided.target.chatId, decided.text, extraFor(decided.target));
+    return decided;
   };
   return { fake, log, runner, clock, approvals, service, tap, dataDir };
 }

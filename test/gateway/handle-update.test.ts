@@ -5,6 +5,7 @@ import { createUpdateHandler } from '../../src/gateway/handle-update.js';
 import type { AuditEntry } from '../../src/observability/audit.js';
 import { createRedactor } from '../../src/observability/redact.js';
 import { RuleRouter } from '../../src/router/rules.js';
+import type { IntentRouter } from '../../src/router/types.js';
 import type { SkillInfo, SkillResult, SkillRunner } from '../../src/skills/types.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
 import { FakeTelegram } from '../../fakes/telegram.js';
@@ -32,7 +33,10 @@ class RecordingSkills implements SkillRunner {
   }
 }
 
-async function setup(t: TestContext, options: { shutdownSignal?: AbortSignal } = {}) {
+/** What the stand-in approval service answers to an owner's tap on Approve. */
+const APPROVED = { target: { chatId: OWNER.id }, text: 'output of wipe_cache' };
+
+async function setup(t: TestContext, options: { shutdownSignal?: AbortSignal; router?: IntentRouter } = {}) {
   const fake = await FakeTelegram.start({ token: TEST_TOKEN });
   const log = captureLogger([TEST_TOKEN]);
   const api = new TelegramApi({ token: TEST_TOKEN, apiBase: fake.apiBase, logger: log.logger, redact: createRedactor([TEST_TOKEN]), maxAttempts: 2, sendRateLimits: { globalPerSecond: 1000, perChatPerSecond: 1000 } });
@@ -45,14 +49,14 @@ async function setup(t: TestContext, options: { shutdownSignal?: AbortSignal } =
     allowedUserIds: new Set([OWNER.id]),
     botUsername: 'skillgate_demo_bot',
     api,
-    router: new RuleRouter(),
+    router: options.router ?? new RuleRouter(),
     skills,
     approvals: {
       request: async (input) => {
         approvals.push(input);
         return { skill: input.skill, outcome: 'pending_approval', ok: false, output: 'Approval requested.', truncated: false, durationMs: 0 };
       },
-      handleCallback: async () => {},
+      handleCallback: async (query) => (query.data === 'approve:ok' ? APPROVED : undefined),
     },
     audit: { write: (e) => void audits.push(e) },
     alerter,
@@ -224,4 +228,45 @@ t.test('a command addressed to another bot is ignored; one addressed to us is an
   t.equal(s.audits[0]?.outcome, 'ignored');
   await s.handle(s.fake.textUpdate(OWNER, '/whoami@SkillGate_Demo_Bot'));
   t.match(s.fake.sent[0]?.text, /111/);
+});
+
+const tapApprove = (updateId: number) =>
+  ({ update_id: updateId, callback_query: { id: `cb${updateId}`, from: { id: OWNER.id }, data: 'approve:ok', message: { message_id: 1, chat: { id: OWNER.id, type: 'private' } } } }) as never;
+
+t.test('an approved run answers through the same reply stage: sent, journaled, audited', async (t) => {
+  const s = await setup(t);
+  await s.handle(tapApprove(60));
+  t.equal(s.fake.sent.at(-1)?.text, 'output of wipe_cache');
+  t.equal(s.replied(), 1, 'the result is journaled like any reply');
+  t.match(s.audits[0], { kind: 'callback_query', outcome: 'replied', user_id: OWNER.id });
+});
+
+t.test('an approved run\'s result that Telegram refuses for good is audited as reply_rejected, not thrown', async (t) => {
+  const s = await setup(t);
+  s.fake.failNext('sendMessage', { status: 403, body: { ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' } });
+  await s.handle(tapApprove(61));
+  t.equal(s.replied(), 0);
+  t.match(s.audits[0], { kind: 'callback_query', outcome: 'reply_rejected', error: /blocked by the user/ });
+});
+
+t.test('a tap with no decision to tell sends nothing and journals nothing', async (t) => {
+  const s = await setup(t);
+  await s.handle({ update_id: 62, callback_query: { id: 'cb62', from: { id: OWNER.id }, data: 'approve:gone', message: { message_id: 1, chat: { id: OWNER.id, type: 'private' } } } } as never);
+  t.equal(s.fake.sent.length, 0);
+  t.equal(s.replied(), 0);
+});
+
+t.test('with the model, its own answer follows the approval prompt (it knows the call waits)', async (t) => {
+  const model: IntentRouter = {
+    kind: 'llm',
+    route: async (ctx) => {
+      const result = await ctx.runSkill('wipe_cache', {});
+      return { text: `Tap Approve to run it (${result.outcome}).`, skills: ['wipe_cache'] };
+    },
+  };
+  const s = await setup(t, { router: model });
+  await s.handle(s.fake.textUpdate(OWNER, 'please wipe the cache'));
+  t.same(s.approvals.map((a) => a.skill), ['wipe_cache']);
+  t.equal(s.fake.sent.at(-1)?.text, 'Tap Approve to run it (pending_approval).');
+  t.equal(s.replied(), 1);
 });

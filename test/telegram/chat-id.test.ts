@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chatIdOf } from '../../src/inbox/chat-id.js';
+import { chatIdOf } from '../../src/telegram/chat-id.js';
 
 const chat = { chat: { id: -100123, type: 'supergroup' } };
 
