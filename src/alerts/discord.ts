@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createRedactor, type Redactor } from '../observability/redact.js';
-import type { Alerter } from './alerter.js';
+import { silentAlerter, type Alerter } from './alerter.js';
 import { deliverToDiscord, type DeliveryOptions, type DeliveryResult } from './discord-delivery.js';
 
 export { ALERT_PREFIX, ALERT_USERNAME, DISCORD_CONTENT_MAX, discordPayload } from './discord-delivery.js';
@@ -206,6 +206,15 @@ export class DiscordAlerter implements Alerter {
   private count(outcome: 'sent' | 'failed' | 'coalesced' | 'dropped'): void {
     this.options.metrics?.alerts.inc({ outcome });
   }
+}
+
+/** Discord when DISCORD_WEBHOOK_URL is set; otherwise silent, said once at start. */
+export function alerterFor(url: string | undefined, options: Omit<DiscordAlerterOptions, 'url'>): Alerter {
+  if (!url) {
+    options.logger.warn('DISCORD_WEBHOOK_URL is not set: operations alerts are off');
+    return silentAlerter;
+  }
+  return new DiscordAlerter({ ...options, url });
 }
 
 export interface SendOnceOptions {

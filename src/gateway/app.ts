@@ -1,13 +1,10 @@
-import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { DiscordAlerter } from '../alerts/discord.js';
-import { silentAlerter, type Alerter } from '../alerts/alerter.js';
+import type { Alerter } from '../alerts/alerter.js';
+import { alerterFor } from '../alerts/discord.js';
 import type { Config } from '../config/index.js';
-import { ConfigError, PortInUseError, SkillgateError } from '../errors.js';
 import { buildAdminServer } from '../http/admin-server.js';
 import { buildMainServer } from '../http/server.js';
-import { chatIdOf } from '../telegram/chat-id.js';
 import { InboxDispatcher } from '../inbox/dispatcher.js';
 import { InboxStore } from '../inbox/store.js';
 import { AuditLog } from '../observability/audit.js';
@@ -20,6 +17,7 @@ import { RuleRouter } from '../router/rules.js';
 import type { IntentRouter } from '../router/types.js';
 import { SkillRuntime } from '../skills/runtime.js';
 import { TelegramApi } from '../telegram/api-client.js';
+import { chatIdOf } from '../telegram/chat-id.js';
 import { TelegramPoller } from '../telegram/polling.js';
 import { ensureWebhook } from '../telegram/webhook-registration.js';
 import type { SendRateLimits } from '../telegram/rate-limiter.js';
@@ -27,8 +25,10 @@ import { ApprovalService } from './approvals.js';
 import { identityFromToken, learnIdentity, type LearnedIdentity } from './bot-identity.js';
 import { ChatMigrations } from './chat-migrations.js';
 import { createUpdateHandler } from './handle-update.js';
-import { HealthAlerts } from './health-alerts.js';
+import { HealthAlerts, healthCountingRunner } from './health-alerts.js';
 import { InboxWatch } from './inbox-watch.js';
+import { readinessOf, type Readiness } from './readiness.js';
+import { listenOrExplain, readTls } from './listeners.js';
 import { redactingRunner } from './redacting-runner.js';
 import { ReplyPath } from './reply-path.js';
 
@@ -91,7 +91,7 @@ export class Gateway {
     const { config, logger } = options;
     const metrics = options.metrics ?? new Metrics({ processMetrics: true });
     const redact = options.redact ?? createRedactor(outboundSecrets(config));
-    const alerter = options.alerter ?? createAlerter(config, logger, redact, metrics);
+    const alerter = options.alerter ?? alerterFor(config.discordWebhookUrl, { logger, redact, metrics });
     logger.info(
       { mode: config.telegram.mode, router: config.llm ? 'llm' : 'rules', skillMode: config.skills.mode, sandbox: config.skills.sandbox },
       'Starting skillgate',
@@ -158,8 +158,9 @@ export class Gateway {
   private async run(): Promise<void> {
     const { config, logger } = this;
     await learnIdentity({ api: this.api, identity: this.bot, logger, signal: this.shutdown.signal });
-    const skills = redactingRunner(this.skills, this.redact);
     const health = new HealthAlerts(this.alerter, { backlogThreshold: Math.min(1000, Math.floor(config.inboxMaxPending / 2)) });
+    // Message runs and approved runs alike: redacted, and counted toward the skill health streaks.
+    const skills = healthCountingRunner(redactingRunner(this.skills, this.redact), health);
     const migrations = new ChatMigrations({ dataDir: config.dataDir, logger });
     // Every message the gateway sends goes through this one path, approvals included.
     const replies = new ReplyPath({ api: this.api, logger, health, redact: this.redact, migrations });
@@ -169,15 +170,7 @@ export class Gateway {
         answerCallbackQuery: (id, text) => this.api.answerCallbackQuery(id, text),
         editMessageReplyMarkup: (chatId, messageId, markup) => this.api.editMessageReplyMarkup(chatId, messageId, markup),
       },
-      // Approved runs count toward the skill health streaks like any other run.
-      runner: {
-        ...skills,
-        run: async (name, args, options) => {
-          const result = await skills.run(name, args, options);
-          health.skillFinished(result);
-          return result;
-        },
-      },
+      runner: skills,
       dataDir: config.dataDir,
       ttlSeconds: config.approvalTtlS,
       logger,
@@ -269,23 +262,14 @@ export class Gateway {
     }
   }
 
-  private async readiness(): Promise<{ ready: boolean; reasons: string[]; detail?: object }> {
-    const reasons: string[] = [];
-    const skills = this.skills.status();
-    if (!skills.ready) reasons.push(...(skills.reasons.length > 0 ? skills.reasons : ['skills not loaded']));
-    if (!this.store.isOpen) reasons.push('store closed');
-    const storeTrouble = this.inboxWatch.notReadyReason();
-    if (storeTrouble) reasons.push(storeTrouble);
-    if (this.closing) reasons.push('shutting down');
-    if (this.config.telegram.mode === 'webhook' && this.config.http.publicUrl && this.webhookRegistered !== true) {
-      reasons.push(this.webhookRegistered === false ? 'webhook registration failed' : 'webhook not registered yet');
-    }
-    // The sandbox up front: `sandbox: none` is what an operator's probe should catch.
-    return {
-      ready: reasons.length === 0,
-      reasons,
-      detail: { sandbox: skills.sandbox, skills, inbox: { ...this.store.stats(), ...this.inboxWatch.detail() } },
-    };
+  private async readiness(): Promise<Readiness> {
+    return readinessOf({
+      skills: this.skills.status(),
+      store: this.store,
+      inboxWatch: this.inboxWatch,
+      closing: this.closing,
+      webhookRegistered: this.config.telegram.mode === 'webhook' && this.config.http.publicUrl ? this.webhookRegistered : 'not used',
+    });
   }
 
   private async doStop(): Promise<void> {
@@ -308,36 +292,5 @@ export class Gateway {
     // Shutdown never waits on Discord longer than this.
     await (this.alerter.close ? this.alerter.close(2_000) : this.alerter.flush(2_000));
     this.logger.info('Stopped');
-  }
-}
-
-function createAlerter(config: Config, logger: Logger, redact: Redactor, metrics: Metrics): Alerter {
-  if (!config.discordWebhookUrl) {
-    logger.warn('DISCORD_WEBHOOK_URL is not set: operations alerts are off');
-    return silentAlerter;
-  }
-  return new DiscordAlerter({ url: config.discordWebhookUrl, logger, redact, metrics });
-}
-
-async function readTls(certFile: string, keyFile: string): Promise<{ cert: Buffer; key: Buffer }> {
-  try {
-    return { cert: await fs.readFile(certFile), key: await fs.readFile(keyFile) };
-  } catch (err) {
-    throw new ConfigError([
-      `TLS_CERT_FILE/TLS_KEY_FILE: cannot read ${(err as NodeJS.ErrnoException).path ?? certFile} (${(err as NodeJS.ErrnoException).code}); ` +
-        'make a self-signed pair with `npm run certs -- --host YOUR_HOST`, or set TLS=off behind a reverse proxy',
-    ]);
-  }
-}
-
-async function listenOrExplain(app: FastifyInstance, host: string, port: number): Promise<void> {
-  try {
-    await app.listen({ host, port });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(host, port);
-    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
-      throw new SkillgateError('SG_PORT_FORBIDDEN', `No permission to listen on ${host}:${port}; use a port above 1023 or a reverse proxy`);
-    }
-    throw err;
   }
 }

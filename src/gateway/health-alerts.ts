@@ -1,5 +1,5 @@
 import type { Alerter } from '../alerts/alerter.js';
-import type { SkillResult } from '../skills/types.js';
+import type { SkillResult, SkillRunner } from '../skills/types.js';
 
 export interface HealthAlertOptions {
   /** Consecutive crashes/timeouts of one skill before an alert. Default 3. */
@@ -72,4 +72,16 @@ export class HealthAlerts {
       this.backlogAlerted = false;
     }
   }
+}
+
+/** `runner` with every result counted toward the skill streaks: message runs and approved runs alike. */
+export function healthCountingRunner(runner: SkillRunner, health: HealthAlerts): SkillRunner {
+  return {
+    ...runner,
+    run: async (name, args, options) => {
+      const result = await runner.run(name, args, options);
+      health.skillFinished(result);
+      return result;
+    },
+  };
 }

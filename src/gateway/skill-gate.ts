@@ -2,7 +2,6 @@ import type { Logger } from '../observability/logger.js';
 import type { SkillResult, SkillRunner } from '../skills/types.js';
 import type { CallbackQuery } from '../telegram/update-schema.js';
 import type { ApprovalDecision } from './approvals.js';
-import type { HealthAlerts } from './health-alerts.js';
 import type { ReplyTarget } from './reply-path.js';
 
 /** Gate for skills marked requires_approval (src/gateway/approvals.ts). */
@@ -17,8 +16,6 @@ export interface ApprovalGate {
 export interface SkillGateDeps {
   skills: SkillRunner;
   approvals?: ApprovalGate;
-  /** Streak alerts for skills. */
-  health?: HealthAlerts;
   logger: Logger;
   /** Aborted at shutdown: a running skill is cancelled. */
   shutdownSignal?: AbortSignal;
@@ -51,8 +48,6 @@ export class SkillGate {
       if (result.outcome === 'pending_approval') this.asked = true;
       return result;
     }
-    const result = await skills.run(name, args, { signal: this.deps.shutdownSignal });
-    this.deps.health?.skillFinished(result);
-    return result;
+    return skills.run(name, args, { signal: this.deps.shutdownSignal });
   }
 }
