@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { deepFreeze, envSchema, SKILLS_ENV_KEYS, skillsSection, toConfig, type Config, type Env } from './schema.js';
+import { envSchema, type Env } from './env-schema.js';
+import { configSchema, deepFreeze, SKILLS_ENV_KEYS, skillsSection, type Config } from './schema.js';
 
 export type RawEnv = Record<string, string | undefined>;
 
@@ -29,14 +30,14 @@ export function readEnv(processEnv: RawEnv, cwd: string): RawEnv {
  */
 export function loadConfig(env: RawEnv, cwd: string = process.cwd()): Config {
   const given = present(env);
-  const parsed = envSchema.safeParse(given);
+  const parsed = configSchema(cwd).safeParse(given);
   const problems = parsed.success ? [] : describeIssues(parsed.error.issues);
   // Cross-variable rules read the raw values, so they are reported alongside every other problem.
   if ((given.TELEGRAM_MODE ?? 'webhook') === 'webhook' && given.TELEGRAM_WEBHOOK_SECRET === undefined) {
     problems.push('TELEGRAM_WEBHOOK_SECRET: is required in webhook mode (1-256 chars of A-Za-z0-9_-; try: openssl rand -hex 32)');
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
-  return toConfig(parsed.data, cwd);
+  return parsed.data;
 }
 
 /**

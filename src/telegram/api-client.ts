@@ -10,8 +10,8 @@ import { DEFAULT_SEND_RATE_LIMITS, SendRateLimiter, type SendRateLimits } from '
 
 export interface TelegramApiOptions {
   token: string;
-  /** Default https://api.telegram.org. */
-  apiBase?: string;
+  /** TELEGRAM_API_BASE as the config resolved it (default and trailing slash handled there). */
+  apiBase: string;
   logger: Logger;
   redact: Redactor;
   metrics?: Metrics;
@@ -101,7 +101,7 @@ export class TelegramApi {
   private readonly timeoutMs: number;
 
   constructor(private readonly options: TelegramApiOptions) {
-    this.base = `${(options.apiBase ?? 'https://api.telegram.org').replace(/\/+$/, '')}/bot${options.token}/`;
+    this.base = `${options.apiBase}/bot${options.token}/`;
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 64 });
     this.limiter = new SendRateLimiter(options.sendRateLimits ?? DEFAULT_SEND_RATE_LIMITS);

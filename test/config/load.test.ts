@@ -106,6 +106,9 @@ const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['discord URL not a URL', { ...base, DISCORD_WEBHOOK_URL: 'discord' }, /^DISCORD_WEBHOOK_URL: must be an http\(s\) URL/],
   ['log level unknown', { ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of/],
   ['shutdown grace not a number', { ...base, SHUTDOWN_GRACE_MS: '10s' }, /^SHUTDOWN_GRACE_MS: must be an integer/],
+  ['send rate not a number', { ...base, TELEGRAM_SEND_RATE: 'fast' }, /^TELEGRAM_SEND_RATE: must be a number \(messages per second/],
+  ['chat send rate zero', { ...base, TELEGRAM_CHAT_SEND_RATE: '0' }, /^TELEGRAM_CHAT_SEND_RATE: must be > 0/],
+  ['a fractional integer', { ...base, CHAT_CONCURRENCY: '1.5' }, /^CHAT_CONCURRENCY: must be an integer/],
 ];
 
 for (const [name, env, pattern] of cases) {
@@ -185,4 +188,30 @@ t.test('TRUST_PROXY takes addresses, CIDRs and proxy-addr\'s named ranges, and n
   for (const bad of ['proxy.example.com', '127.0.0.1/33', '10.0.0.0/8/8', '*']) {
     t.match(problems({ ...base, TRUST_PROXY: bad }), [/^TRUST_PROXY: must be comma-separated IP addresses or CIDRs/], bad);
   }
+});
+
+/** Every integer variable, with its range: a value outside it is refused naming the range and the fix. */
+const INTEGER_RANGES: Array<[string, number, number]> = [
+  ['TELEGRAM_MAX_CONNECTIONS', 1, 100], ['PORT', 0, 65535], ['ADMIN_PORT', 0, 65535],
+  ['LLM_MAX_STEPS', 1, 50], ['LLM_TIMEOUT_MS', 1000, 600_000], ['LLM_MAX_RETRIES', 0, 10], ['LLM_TOTAL_TIMEOUT_MS', 1000, 3_600_000],
+  ['LLM_HISTORY_TURNS', 0, 500], ['LLM_HISTORY_CHARS', 0, 1_000_000], ['SKILL_TIMEOUT_MS', 100, 3_600_000], ['SKILL_MAX_CONCURRENCY', 1, 256],
+  ['SKILL_QUEUE_MAX', 0, 10_000], ['SKILL_MAX_OUTPUT_BYTES', 256, 64 * 1024 * 1024], ['SKILL_MEMORY_MB', 16, 1_048_576], ['SKILL_MAX_PROCS', 8, 65_536],
+  ['INBOX_MAX_PENDING', 1, 10_000_000], ['CHAT_CONCURRENCY', 1, 1024], ['SHUTDOWN_GRACE_MS', 0, 600_000], ['APPROVAL_TTL_S', 10, 86_400],
+];
+
+for (const [name, min, max] of INTEGER_RANGES) {
+  t.test(`${name} outside ${min}..${max} is refused with the range and the fix`, async (t) => {
+    const fix = `(an integer from ${min} to ${max}; unset it for the default)`;
+    t.same(problems({ ...base, [name]: String(min - 1) }), [`${name}: must be >= ${min} ${fix}`]);
+    t.same(problems({ ...base, [name]: String(max + 1) }), [`${name}: must be <= ${max} ${fix}`]);
+    t.same(problems({ ...base, [name]: 'many' }), [`${name}: must be an integer ${fix}`]);
+    t.doesNotThrow(() => loadConfig({ ...base, [name]: String(min) }), 'the bound itself is fine');
+  });
+}
+
+t.test('the Bot API base and PUBLIC_URL lose trailing slashes once, in the schema', async (t) => {
+  const c = loadConfig({ ...base, TELEGRAM_API_BASE: 'http://127.0.0.1:8081//', PUBLIC_URL: 'https://bot.example.com/' });
+  t.equal(c.telegram.apiBase, 'http://127.0.0.1:8081');
+  t.equal(c.http.publicUrl, 'https://bot.example.com');
+  t.same(loadEnvKeys({ TELEGRAM_API_BASE: 'https://api.telegram.org/' }, ['TELEGRAM_API_BASE']), { TELEGRAM_API_BASE: 'https://api.telegram.org' }, 'the CLIs get the same value');
 });
