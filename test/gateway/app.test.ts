@@ -3,11 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { loadConfig } from '../../src/config/index.js';
-import { Gateway } from '../../src/gateway/app.js';
-import { generateSelfSigned } from '../../src/http/self-signed.js';
-import { FakeTelegram } from '../../fakes/telegram.js';
-import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { startWebhookGateway } from '../helpers/webhook-gateway.js';
 import { DECORATOR } from '../skills/helpers.js';
 
 const OWNER = { id: 111, first_name: 'Ada' };
@@ -37,36 +34,9 @@ async function freePort(): Promise<number> {
 }
 
 t.test('a whole gateway in one process: approvals, readiness, metrics, audit', async (t) => {
-  const dir = t.testdir({ skills: { 'notes.py': SKILLS }, workspace: {}, certs: {} });
-  const tls = await generateSelfSigned({ host: '127.0.0.1' });
-  fs.writeFileSync(path.join(dir, 'certs/cert.pem'), tls.cert);
-  fs.writeFileSync(path.join(dir, 'certs/key.pem'), tls.key);
-  const fake = await FakeTelegram.start({ token: TEST_TOKEN });
-  t.teardown(() => fake.close());
+  const dir = t.testdir({ skills: { 'notes.py': SKILLS }, workspace: {} });
   const adminPort = await freePort();
-  const config = loadConfig(
-    {
-      TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-      TELEGRAM_ALLOWED_USER_IDS: String(OWNER.id),
-      TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-      TELEGRAM_API_BASE: fake.apiBase,
-      TELEGRAM_CHAT_SEND_RATE: '100',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: String(adminPort),
-      TLS_CERT_FILE: 'certs/cert.pem',
-      TLS_KEY_FILE: 'certs/key.pem',
-      SKILLS_DIR: 'skills',
-      WORKSPACE_DIR: 'workspace',
-      DATA_DIR: 'data',
-    },
-    dir,
-  );
-  const log = captureLogger(config.secrets, 'info');
-  const gateway = await Gateway.start({ config, logger: log.logger, env: process.env });
-  t.teardown(() => gateway.stop());
-  const url = `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`;
-  await gateway.api.setWebhook({ url, secret_token: TEST_SECRET, certificate: tls.cert });
+  const { telegram: fake, log } = await startWebhookGateway(t, { dir, env: { ADMIN_PORT: String(adminPort) } });
   const say = async (text: string) => {
     const before = fake.sent.length;
     const res = await fake.pushUpdate(fake.textUpdate(OWNER, text));

@@ -4,11 +4,8 @@ import path from 'node:path';
 import t from 'tap';
 import { Agent, request } from 'undici';
 import { FakeDiscord } from '../../fakes/discord.js';
-import { FakeTelegram } from '../../fakes/telegram.js';
-import { loadConfig } from '../../src/config/index.js';
-import { Gateway } from '../../src/gateway/app.js';
-import { generateSelfSigned } from '../../src/http/self-signed.js';
-import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { TEST_SECRET } from '../helpers/logger.js';
+import { startWebhookGateway } from '../helpers/webhook-gateway.js';
 import { DECORATOR } from '../skills/helpers.js';
 import { waitUntil } from '../inbox/helpers.js';
 
@@ -37,46 +34,19 @@ function fillUp(file: string): void {
   }
 }
 
-const data = path.join(t.testdir({ skills: { 'hello.py': `${DECORATOR}\n@skill("Say hello.")\ndef hello() -> str:\n    return "hi"\n` }, workspace: {}, data: {}, certs: {} }), 'data');
+const data = path.join(t.testdir({ skills: { 'hello.py': `${DECORATOR}\n@skill("Say hello.")\ndef hello() -> str:\n    return "hi"\n` }, workspace: {}, data: {} }), 'data');
 const noTmpfs = mountTmpfs(data, '3m');
 
 t.test('a full DATA_DIR: 503 with Retry-After, /readyz 503 with the reason, one alert, recovery once space is freed, nothing accepted lost', { skip: noTmpfs }, async (t) => {
   t.teardown(() => execFileSync('umount', ['-l', data]));
   const dir = path.dirname(data);
-  const tls = await generateSelfSigned({ host: '127.0.0.1' });
-  fs.writeFileSync(path.join(dir, 'certs/cert.pem'), tls.cert);
-  fs.writeFileSync(path.join(dir, 'certs/key.pem'), tls.key);
+  const discord = await FakeDiscord.start();
+  t.teardown(() => discord.close());
+  // ADMIN_PORT=0 turns the admin listener off (no free-port race), so readiness is asked directly.
+  const { gateway, telegram, tls, url, log } = await startWebhookGateway(t, { dir, env: { DISCORD_WEBHOOK_URL: discord.url } });
   const agent = new Agent({ connect: { ca: tls.cert } });
   t.teardown(() => agent.close());
-  const telegram = await FakeTelegram.start({ token: TEST_TOKEN });
-  const discord = await FakeDiscord.start();
-  t.teardown(() => Promise.all([telegram.close(), discord.close()]));
-  const config = loadConfig(
-    {
-      TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-      TELEGRAM_ALLOWED_USER_IDS: String(OWNER.id),
-      TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-      TELEGRAM_API_BASE: telegram.apiBase,
-      TELEGRAM_CHAT_SEND_RATE: '100',
-      DISCORD_WEBHOOK_URL: discord.url,
-      TLS_CERT_FILE: 'certs/cert.pem',
-      TLS_KEY_FILE: 'certs/key.pem',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: '0',
-      SKILLS_DIR: 'skills',
-      WORKSPACE_DIR: 'workspace',
-      DATA_DIR: 'data',
-    },
-    dir,
-  );
-  const log = captureLogger(config.secrets, 'info');
-  // ADMIN_PORT=0 turns the admin listener off (no free-port race), so readiness is asked directly.
-  const gateway = await Gateway.start({ config, logger: log.logger, env: process.env });
-  t.teardown(() => gateway.stop());
   const readiness = () => (gateway as unknown as { readiness(): Promise<{ ready: boolean; reasons: string[] }> }).readiness();
-  const url = `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`;
-  await gateway.api.setWebhook({ url, secret_token: TEST_SECRET, certificate: tls.cert });
 
   const acked = new Set<number>();
   const push = async (update: { update_id: number }) => {

@@ -1,12 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Alerter } from '../../src/alerts/alerter.js';
-import { loadConfig } from '../../src/config/index.js';
-import { Gateway } from '../../src/gateway/app.js';
-import { generateSelfSigned } from '../../src/http/self-signed.js';
-import { FakeTelegram, type Fault } from '../../fakes/telegram.js';
-import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import type { Fault } from '../../fakes/telegram.js';
 import type { TestContext } from '../helpers/tap.js';
+import { startWebhookGateway } from '../helpers/webhook-gateway.js';
 import { DECORATOR } from '../skills/helpers.js';
 
 export const OWNER_ID = 111;
@@ -46,41 +43,21 @@ def write_note(path: str, text: str = "hi") -> str:
  * every Bot API call it caused (or did not cause) can be checked right after.
  */
 export async function startTrafficGateway(t: TestContext, options: { getMeFaults?: Fault[]; env?: Record<string, string> } = {}) {
-  const dir = t.testdir({ skills: { 'notes.py': SKILLS }, workspace: {}, certs: {} });
-  const tls = await generateSelfSigned({ host: '127.0.0.1' });
-  fs.writeFileSync(path.join(dir, 'certs/cert.pem'), tls.cert);
-  fs.writeFileSync(path.join(dir, 'certs/key.pem'), tls.key);
-  const fake = await FakeTelegram.start({ token: TEST_TOKEN });
-  t.teardown(() => fake.close());
-  if (options.getMeFaults) fake.failNext('getMe', ...options.getMeFaults);
-  const config = loadConfig(
-    {
-      TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-      TELEGRAM_ALLOWED_USER_IDS: String(OWNER_ID),
-      TELEGRAM_ALLOWED_CHAT_IDS: `${GROUP_ID}, ${FORUM_ID},${OLD_GROUP_ID}`,
-      TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-      TELEGRAM_API_BASE: fake.apiBase,
-      TELEGRAM_SEND_RATE: '1000',
-      TELEGRAM_CHAT_SEND_RATE: '1000',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: '0',
-      TLS_CERT_FILE: 'certs/cert.pem',
-      TLS_KEY_FILE: 'certs/key.pem',
-      SKILLS_DIR: 'skills',
-      WORKSPACE_DIR: 'workspace',
-      DATA_DIR: 'data',
-      ...options.env,
-    },
-    dir,
-  );
-  const log = captureLogger(config.secrets, 'debug');
+  const dir = t.testdir({ skills: { 'notes.py': SKILLS }, workspace: {} });
   const alerts: string[] = [];
   const alerter: Alerter = { alert: (text) => void alerts.push(text), flush: async () => {} };
-  const gateway = await Gateway.start({ config, logger: log.logger, env: process.env, alerter });
-  t.teardown(() => gateway.stop());
-  const url = `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`;
-  await gateway.api.setWebhook({ url, secret_token: TEST_SECRET, certificate: tls.cert });
+  const { gateway, telegram: fake, log } = await startWebhookGateway(t, {
+    dir,
+    env: {
+      TELEGRAM_ALLOWED_CHAT_IDS: `${GROUP_ID}, ${FORUM_ID},${OLD_GROUP_ID}`,
+      TELEGRAM_SEND_RATE: '1000',
+      TELEGRAM_CHAT_SEND_RATE: '1000',
+      ...options.env,
+    },
+    logLevel: 'debug',
+    alerter,
+    ...(options.getMeFaults ? { getMeFaults: options.getMeFaults } : {}),
+  });
   const auditFile = path.join(dir, 'data/audit.log');
   const audited = (updateId: number) =>
     fs.existsSync(auditFile) && fs.readFileSync(auditFile, 'utf8').split('\n').some((l) => l.includes(`"update_id":${updateId},`));

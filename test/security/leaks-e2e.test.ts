@@ -1,17 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../src/config/index.js';
-import { Gateway } from '../../src/gateway/app.js';
-import { generateSelfSigned } from '../../src/http/self-signed.js';
-import { createCaptureStream, createLogger } from '../../src/observability/logger.js';
-import { createRedactor, REDACTED } from '../../src/security/redactor.js';
-import { outboundSecrets, privateKeyNumbers } from '../../src/security/outbound-secrets.js';
+import { REDACTED } from '../../src/security/redactor.js';
+import { privateKeyNumbers } from '../../src/security/outbound-secrets.js';
 import { FakeDiscord } from '../../fakes/discord.js';
 import { FakeOpenAI } from '../../fakes/openai.js';
-import { FakeTelegram } from '../../fakes/telegram.js';
 import { findLeaks, freshPems, leakPayloads, payloadText, type LeakSecrets } from '../helpers/leaks.js';
 import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { startWebhookGateway } from '../helpers/webhook-gateway.js';
 import { DECORATOR } from '../skills/helpers.js';
 
 /**
@@ -36,49 +32,19 @@ def write_note(path: str, text: str = "hello") -> str:
 `;
 
 t.test('no leak form reaches the chat, the model provider, Discord or the log', async (t) => {
-  const dir = t.testdir({ skills: { 'leaky.py': SKILLS }, workspace: {}, certs: {} });
-  const tls = await generateSelfSigned({ host: '127.0.0.1' });
-  fs.writeFileSync(path.join(dir, 'certs/cert.pem'), tls.cert);
-  fs.writeFileSync(path.join(dir, 'certs/key.pem'), tls.key, { mode: 0o600 });
-  const telegram = await FakeTelegram.start({ token: TEST_TOKEN });
+  const dir = t.testdir({ skills: { 'leaky.py': SKILLS }, workspace: {} });
   const openai = await FakeOpenAI.start({ apiKey: API_KEY, fallback: { answer: 'ok' } });
   const discord = await FakeDiscord.start();
   t.teardown(async () => {
-    await telegram.close();
     await openai.close();
     await discord.close();
   });
-  const config = loadConfig(
-    {
-      TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-      TELEGRAM_ALLOWED_USER_IDS: String(OWNER.id),
-      TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-      TELEGRAM_API_BASE: telegram.apiBase,
-      TELEGRAM_CHAT_SEND_RATE: '100',
-      OPENAI_API_KEY: API_KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
-      DISCORD_WEBHOOK_URL: discord.url,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: '0',
-      TLS_CERT_FILE: 'certs/cert.pem',
-      TLS_KEY_FILE: 'certs/key.pem',
-      SKILLS_DIR: 'skills',
-      WORKSPACE_DIR: 'workspace',
-      DATA_DIR: 'data',
-    },
+  const { gateway, telegram, tls, log } = await startWebhookGateway(t, {
     dir,
-  );
-  const lines: string[] = [];
-  const redact = createRedactor(outboundSecrets(config));
-  const logger = createLogger({ level: 'debug', redact, destination: createCaptureStream(lines), pretty: false });
-  const gateway = await Gateway.start({ config, logger, redact, env: process.env });
-  t.teardown(() => gateway.stop());
-  await gateway.api.setWebhook({
-    url: `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`,
-    secret_token: TEST_SECRET,
-    certificate: tls.cert,
+    env: { OPENAI_API_KEY: API_KEY, OPENAI_BASE_URL: openai.baseUrl, DISCORD_WEBHOOK_URL: discord.url },
+    logLevel: 'debug',
   });
+  const { lines } = log;
 
   const secrets: LeakSecrets = {
     token: TEST_TOKEN,

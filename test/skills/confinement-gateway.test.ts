@@ -1,15 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { loadConfig } from '../../src/config/index.js';
-import { Gateway } from '../../src/gateway/app.js';
-import { generateSelfSigned } from '../../src/http/self-signed.js';
-import { createCaptureStream, createLogger } from '../../src/observability/logger.js';
-import { createRedactor } from '../../src/security/redactor.js';
-import { outboundSecrets } from '../../src/security/outbound-secrets.js';
 import { FakeOpenAI } from '../../fakes/openai.js';
-import { FakeTelegram } from '../../fakes/telegram.js';
-import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { TEST_TOKEN } from '../helpers/logger.js';
+import { startWebhookGateway } from '../helpers/webhook-gateway.js';
 import { landlockMissing } from './confinement-layout.js';
 
 /**
@@ -41,7 +35,6 @@ t.test('the real gateway does not hand out its own files through the shipped ski
     fs.mkdirSync(dir, { recursive: true });
   }
   for (const f of fs.readdirSync(SHIPPED).filter((f) => f.endsWith('.py'))) fs.copyFileSync(path.join(SHIPPED, f), path.join(skillsDir, f));
-  const tls = await generateSelfSigned({ host: '127.0.0.1' });
   const files = {
     env: path.join(gatewayDir, '.env'),
     key: path.join(gatewayDir, 'certs', 'key.pem'),
@@ -49,53 +42,23 @@ t.test('the real gateway does not hand out its own files through the shipped ski
     workspace: path.join(workspace, 'notes', 'a.txt'),
   };
   fs.writeFileSync(files.env, `TELEGRAM_BOT_TOKEN=${TEST_TOKEN}\nGATEWAY_MARK=${MARK.env}\n`, { mode: 0o600 });
-  // Text before the BEGIN line is ignored by the PEM parser: the key still serves HTTPS.
-  fs.writeFileSync(files.key, `${MARK.key}\n${tls.key}`, { mode: 0o600 });
-  fs.writeFileSync(path.join(gatewayDir, 'certs', 'cert.pem'), tls.cert);
   fs.writeFileSync(files.audit, `{"event":"seed","mark":"${MARK.audit}"}\n`);
   fs.writeFileSync(path.join(gatewayDir, 'data', 'chats', '42.json'), '{"history": "private"}');
   fs.writeFileSync(files.workspace, `workspace file ${MARK.workspace}\n`);
 
-  const telegram = await FakeTelegram.start({ token: TEST_TOKEN });
   const openai = await FakeOpenAI.start({ apiKey: API_KEY, fallback: { answer: 'ok' } });
-  t.teardown(async () => {
-    await telegram.close();
-    await openai.close();
+  t.teardown(() => openai.close());
+  const { config, telegram, log } = await startWebhookGateway(t, {
+    dir: gatewayDir,
+    env: { OPENAI_API_KEY: API_KEY, OPENAI_BASE_URL: openai.baseUrl, WORKSPACE_DIR: workspace, SKILL_SANDBOX: 'auto' },
+    logLevel: 'debug',
+    // Text before the BEGIN line is ignored by the PEM parser: the key still serves HTTPS.
+    keyPrefix: MARK.key,
   });
-  const config = loadConfig(
-    {
-      TELEGRAM_BOT_TOKEN: TEST_TOKEN,
-      TELEGRAM_ALLOWED_USER_IDS: String(OWNER.id),
-      TELEGRAM_WEBHOOK_SECRET: TEST_SECRET,
-      TELEGRAM_API_BASE: telegram.apiBase,
-      TELEGRAM_CHAT_SEND_RATE: '100',
-      OPENAI_API_KEY: API_KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_PORT: '0',
-      TLS_CERT_FILE: 'certs/cert.pem',
-      TLS_KEY_FILE: 'certs/key.pem',
-      SKILLS_DIR: 'skills',
-      WORKSPACE_DIR: workspace,
-      DATA_DIR: 'data',
-      SKILL_SANDBOX: 'auto',
-    },
-    gatewayDir,
-  );
+  const { lines } = log;
   t.equal(config.skills.workspaceDir, workspace);
   t.ok(config.skills.gatewayPaths.includes(files.env), 'the .env is one of the gateway paths');
-  const lines: string[] = [];
-  const redact = createRedactor(outboundSecrets(config));
-  const logger = createLogger({ level: 'debug', redact, destination: createCaptureStream(lines), pretty: false });
-  const gateway = await Gateway.start({ config, logger, redact, env: process.env });
-  t.teardown(() => gateway.stop());
   t.match(lines.join('\n'), /Skill runtime ready \(sandbox landlock ABI \d+/, 'auto picked Landlock');
-  await gateway.api.setWebhook({
-    url: `https://127.0.0.1:${gateway.mainAddress!.port}${config.http.webhookPath}`,
-    secret_token: TEST_SECRET,
-    certificate: tls.cert,
-  });
 
   /** Sends a message and returns the texts of the replies it produced. */
   const say = async (t: Test, text: string): Promise<string> => {
