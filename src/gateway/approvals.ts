@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { formatSkillResult } from '../router/format.js';
 import { revealInvisible } from '../security/visible-text.js';
@@ -8,6 +6,7 @@ import type { SkillResult, SkillRunner } from '../skills/types.js';
 import type { SendExtra } from '../telegram/api-client.js';
 import type { CallbackQuery } from '../telegram/update-schema.js';
 import { extraFor, type ReplyTarget } from './reply-path.js';
+import { StateFile } from './state-file.js';
 
 /** The Bot API calls the approval flow makes (a subset of TelegramApi). */
 export interface ApprovalApi {
@@ -65,11 +64,11 @@ const CALLBACK = /^(approve|deny):([A-Za-z0-9_-]{1,32})$/;
  */
 export class ApprovalService {
   private readonly pending = new Map<string, PendingApproval>();
-  private readonly file: string;
+  private readonly state: StateFile;
   private readonly now: () => number;
 
   constructor(private readonly options: ApprovalServiceOptions) {
-    this.file = path.join(options.dataDir, FILE);
+    this.state = new StateFile({ dataDir: options.dataDir, name: FILE, holds: 'pending approvals', logger: options.logger });
     this.now = options.now ?? Date.now;
     this.load();
   }
@@ -222,44 +221,14 @@ export class ApprovalService {
   }
 
   private load(): void {
-    let raw: string;
-    try {
-      raw = fs.readFileSync(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.options.logger.warn({ err }, 'Cannot read pending approvals');
-      return;
-    }
-    try {
-      const entries = (JSON.parse(raw) as { pending?: PendingApproval[] }).pending ?? [];
-      for (const entry of entries) {
-        if (typeof entry.id === 'string' && typeof entry.expiresAt === 'number') this.pending.set(entry.id, entry);
-      }
-    } catch {
-      this.options.logger.warn({ file: this.file }, 'Pending approvals file is corrupt; starting with none (taps on old buttons get "no longer pending")');
+    const stored = this.state.read('starting with none (taps on old buttons get "no longer pending")') as { pending?: PendingApproval[] } | undefined;
+    for (const entry of stored?.pending ?? []) {
+      if (typeof entry.id === 'string' && typeof entry.expiresAt === 'number') this.pending.set(entry.id, entry);
     }
   }
 
-  /**
-   * Written whole, atomically and synchronously: tiny, rare, and never interleaved with itself.
-   * A failure is logged and reported, never thrown: the chat must get an answer either way.
-   */
   private save(): boolean {
-    const tmp = `${this.file}.tmp`;
-    try {
-      fs.mkdirSync(this.options.dataDir, { recursive: true });
-      const fd = fs.openSync(tmp, 'w', 0o600);
-      try {
-        fs.writeFileSync(fd, JSON.stringify({ version: 1, pending: [...this.pending.values()] }));
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, this.file);
-      return true;
-    } catch (err) {
-      this.options.logger.error({ err, file: this.file }, 'Could not save pending approvals');
-      return false;
-    }
+    return this.state.write({ version: 1, pending: [...this.pending.values()] });
   }
 }
 

@@ -1,6 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
+import { StateFile } from './state-file.js';
 
 const FILE = 'chat-migrations.json';
 /** A chain longer than this is a loop in a corrupt file, not real migrations. */
@@ -14,10 +13,10 @@ const MAX_HOPS = 8;
 export class ChatMigrations {
   private readonly moves = new Map<number, number>();
   private readonly listeners: Array<(from: number, to: number) => unknown> = [];
-  private readonly file: string;
+  private readonly state: StateFile;
 
   constructor(private readonly options: { dataDir: string; logger: Logger }) {
-    this.file = path.join(options.dataDir, FILE);
+    this.state = new StateFile({ dataDir: options.dataDir, name: FILE, holds: 'chat migrations', logger: options.logger });
     this.load();
   }
 
@@ -64,30 +63,11 @@ export class ChatMigrations {
   }
 
   private load(): void {
-    let raw: string;
-    try {
-      raw = fs.readFileSync(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.options.logger.warn({ err }, 'Cannot read chat migrations');
-      return;
-    }
-    try {
-      const moves = (JSON.parse(raw) as { moves?: Array<[number, number]> }).moves ?? [];
-      for (const [from, to] of moves) if (Number.isSafeInteger(from) && Number.isSafeInteger(to)) this.moves.set(from, to);
-    } catch {
-      this.options.logger.warn({ file: this.file }, 'Chat migrations file is corrupt; ignoring it');
-    }
+    const stored = this.state.read('ignoring it') as { moves?: Array<[number, number]> } | undefined;
+    for (const [from, to] of stored?.moves ?? []) if (Number.isSafeInteger(from) && Number.isSafeInteger(to)) this.moves.set(from, to);
   }
 
-  /** Tiny and rare: written whole, atomically. A failure is logged; the in-memory map still works. */
   private save(): void {
-    const tmp = `${this.file}.tmp`;
-    try {
-      fs.mkdirSync(this.options.dataDir, { recursive: true });
-      fs.writeFileSync(tmp, JSON.stringify({ version: 1, moves: [...this.moves] }), { mode: 0o600 });
-      fs.renameSync(tmp, this.file);
-    } catch (err) {
-      this.options.logger.error({ err, file: this.file }, 'Could not save chat migrations');
-    }
+    this.state.write({ version: 1, moves: [...this.moves] });
   }
 }
