@@ -1,13 +1,16 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { SkillgateError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
  * Every error leaves as JSON `{"error": "..."}` with a fitting status, never a stack trace.
- * Fastify's own client errors (415, 413, 400 ...) keep their status and a plain message.
+ * Fastify's own client errors (415, 413, 400 ...) keep their status and a plain message; ours
+ * (SG_*) take the status the catalogue gives them.
  */
 export function installJsonErrors(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    const given = err instanceof SkillgateError ? err.httpStatus : err.statusCode;
+    const status = given && given >= 400 && given < 600 ? given : 500;
     if (status >= 500) {
       logger.error({ err, url: request.routeOptions.url }, 'Request failed');
       void reply.code(status).send({ error: 'Internal Server Error' });
