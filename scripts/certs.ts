@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadEnvKeys, readEnv } from '../src/config/index.js';
-import { ConfigError, EXIT_CONFIG } from '../src/errors.js';
+import { ConfigError } from '../src/errors.js';
 import { generateSelfSigned } from '../src/http/self-signed.js';
 
 const USAGE = 'Usage: npm run certs -- --host NAME_OR_IP [--days 3650] [--force]';
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.problems.join('\n'));
-    return EXIT_CONFIG;
+    return err.exitCode;
   }
   const existing = [files.cert, files.key].filter((f) => fs.existsSync(f));
   if (existing.length > 0 && !values.force) {

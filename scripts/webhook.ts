@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadEnvKeys, readEnv } from '../src/config/index.js';
-import { ConfigError, EXIT_CONFIG, SkillgateError } from '../src/errors.js';
+import { ConfigError, SkillgateError } from '../src/errors.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRedactor } from '../src/observability/redact.js';
 import { TelegramApi } from '../src/telegram/api-client.js';
@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.problems.join('\n'));
-    return EXIT_CONFIG;
+    return err.exitCode;
   }
 
   const redact = createRedactor([env.TELEGRAM_BOT_TOKEN, env.TELEGRAM_WEBHOOK_SECRET ?? '']);

@@ -18,10 +18,6 @@ import { ReplyPath, type ReplyApi } from './reply-path.js';
 import { ReplyStage, type ReplyJournal } from './reply.js';
 import type { ApprovalGate } from './skill-gate.js';
 
-export type { AuditSink } from './audit.js';
-export type { ReplyJournal } from './reply.js';
-export type { ApprovalGate } from './skill-gate.js';
-
 /** The Bot API calls the pipeline makes. */
 export interface ReplySender extends ReplyApi {
   answerCallbackQuery(id: string, text?: string): Promise<unknown>;
