@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+// Telegram's published limits live where they are enforced; the variables only override them.
+import { DEFAULT_SEND_RATE_LIMITS } from '../telegram/rate-limiter.js';
 
 /**
  * The environment, validated once at start: each variable's doc and default stand here, next to
@@ -70,9 +72,9 @@ export const envSchema = z.object({
   /** Default 40. max_connections passed to setWebhook. */
   TELEGRAM_MAX_CONNECTIONS: int(1, 100).default(40),
   /** Default 30. Outgoing messages per second, all chats together (Telegram's broadcast limit). */
-  TELEGRAM_SEND_RATE: rate.default(30),
+  TELEGRAM_SEND_RATE: rate.default(DEFAULT_SEND_RATE_LIMITS.globalPerSecond),
   /** Default 1. Outgoing messages per second in one chat (bursts of 3 allowed). */
-  TELEGRAM_CHAT_SEND_RATE: rate.default(1),
+  TELEGRAM_CHAT_SEND_RATE: rate.default(DEFAULT_SEND_RATE_LIMITS.perChatPerSecond),
   /** Unset by default. https://host[:443|80|88|8443]; when set, the webhook is registered at start. */
   PUBLIC_URL: z
     .url({ error: 'must be a URL like https://bot.example.com' })

@@ -27,6 +27,7 @@ t.test('a minimal valid environment gives the documented defaults', async (t) =>
   t.equal(c.telegram.mode, 'webhook');
   t.same([...c.telegram.allowedUserIds], [111, 222]);
   t.equal(c.telegram.apiBase, 'https://api.telegram.org');
+  t.same(c.telegram.sendRate, { globalPerSecond: 30, perChatPerSecond: 1 }, 'Telegram\'s own limits');
   t.equal(c.http.webhookPath, '/telegram/webhook');
   t.equal(c.http.host, '0.0.0.0');
   t.equal(c.http.port, 9000);
