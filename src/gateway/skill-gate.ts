@@ -8,7 +8,7 @@ import type { ReplyTarget } from './reply-path.js';
 export interface ApprovalGate {
   request(input: { chatId: number; userId: number; skill: string; args: unknown; threadId?: number; replyTo?: number }): Promise<SkillResult>;
   /** A tap on Approve or Deny; the decision's message, for the reply stage to send. */
-  handleCallback(query: CallbackQuery): Promise<ApprovalDecision | undefined | void>;
+  handleCallback(query: CallbackQuery): Promise<ApprovalDecision | undefined>;
   /** The group became a supergroup: pending approvals follow it. */
   migrate?(from: number, to: number): void;
 }
