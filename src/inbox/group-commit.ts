@@ -18,6 +18,9 @@ export interface GroupCommitHost {
   trouble(kind: 'write' | 'fsync', err: Error): Error;
 }
 
+/** At most this long between a bookkeeping-only commit and an fsync that covers it. */
+const BOOKKEEPING_SYNC_MS = 200;
+
 interface CommitWaiter {
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -39,6 +42,7 @@ export class GroupCommit {
   private batch: PendingAccept[] = [];
   private turnEndScheduled = false;
   private waiters: CommitWaiter[] = [];
+  private bookkeepingTimer: NodeJS.Timeout | undefined;
   /** Commits that carried accepts (tests and the bench: how well accepts group). */
   acceptTransactions = 0;
 
@@ -99,8 +103,10 @@ export class GroupCommit {
     this.settleWaiters(undefined);
     // The reopen's checkpoint makes this commit durable; this flusher will never sync again.
     if (flusher.failure) return;
-    // Bookkeeping-only commits are fsync'd too (nobody waits for it): it keeps what a power cut can
-    // undo to the last millisecond or so instead of the kernel's writeback delay (up to ~30 s).
+    if (batch.length === 0) {
+      this.syncBookkeepingLater();
+      return;
+    }
     flusher.whenDurable((err) => {
       this.settle(batch, inserted, err);
       // What queued up during this fsync: commit it now and start the next one.
@@ -141,10 +147,33 @@ export class GroupCommit {
     }
     this.host.committed({ results: [], rows: [] });
     this.settleWaiters(undefined);
-    // Covered by the fsync after the running one, which the queued accepts need anyway.
-    flusher.whenDurable(() => {
-      if (this.batch.length > 0 || db.inTransaction) this.flush();
-    });
+    this.syncBookkeepingLater();
+  }
+
+  /**
+   * Bookkeeping needs no fsync of its own (a kill -9 cannot undo a write()), only a bound on what
+   * a power cut can undo: the next accept's fsync covers it, and if none starts within
+   * BOOKKEEPING_SYNC_MS, one is started for it. An fsync per bookkeeping commit would keep the
+   * disk busy for nothing and make the next accepts wait behind it (issue 16).
+   */
+  private syncBookkeepingLater(): void {
+    if (this.bookkeepingTimer) return;
+    const fsyncsAtCommit = this.host.connection().flusher.fsyncCount;
+    this.bookkeepingTimer = setTimeout(() => {
+      this.bookkeepingTimer = undefined;
+      const { db, flusher } = this.host.connection();
+      if (flusher.fsyncCount > fsyncsAtCommit || flusher.failure || !db.open) return;
+      flusher.whenDurable(() => {
+        if (this.batch.length > 0 || db.inTransaction) this.flush();
+      });
+    }, BOOKKEEPING_SYNC_MS);
+    this.bookkeepingTimer.unref();
+  }
+
+  /** Closing: the flusher's close() fsyncs everything anyway. */
+  stop(): void {
+    clearTimeout(this.bookkeepingTimer);
+    this.bookkeepingTimer = undefined;
   }
 
   /** The batch's fsync finished: hand its rows to the dispatcher, then answer its accept() calls. */

@@ -21,8 +21,9 @@ export type { UpdateState } from './types.js';
  * waits on the disk. A write() survives kill -9 (the kernel holds the page), which is all the
  * bookkeeping needs (processing, replied, done, failed, retry times, the polling offset). Only
  * accepts need power-loss durability, because our 200 makes Telegram forget the update for good:
- * WalFlusher fsyncs the WAL off the event loop and accept() resolves only then. When writes are
- * committed and fsync'd: GroupCommit; what happens when they fail: StoreRecovery.
+ * WalFlusher fsyncs the WAL off the event loop and accept() resolves only then; bookkeeping is
+ * covered by the next fsync within 200 ms. When writes are committed and fsync'd: GroupCommit;
+ * what happens when they fail: StoreRecovery.
  *
  * Replays after kill -9 (issue 16): a claim is committed before its handler may send (the
  * dispatcher awaits committed()); a replied mark goes into the commit that also holds the claim
@@ -251,6 +252,7 @@ export class InboxStore {
     if (this.conn.db.open) this.commits.flush();
     this.closed = true;
     this.commits.rejectQueued(storeClosed(this.file));
+    this.commits.stop();
     this.conn.flusher.close();
     this.pruner.stop();
     this.recovery.stop();

@@ -249,3 +249,26 @@ t.test('an update whose earlier runs all died with the process is set aside, not
   t.equal(store.failedCount(), 1);
   t.match(alerts.join('\n'), /crash loop/);
 });
+
+t.test('a handler starts only once its claim, and the previous reply mark of its chat, are committed (what a kill -9 would find)', async (t) => {
+  const Database = (await import('better-sqlite3')).default;
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  const reader = new Database(store.file, { readonly: true });
+  t.teardown(() => reader.close());
+  const stateOf = reader.prepare('SELECT state FROM updates WHERE update_id = ?').pluck();
+  const seen: Array<[number, unknown, unknown]> = [];
+  const { dispatcher } = dispatcherFor(t, store, async (u, journal) => {
+    // Another connection sees only what is committed: what a restart after kill -9 would read.
+    seen.push([u.updateId, stateOf.get(u.updateId), u.updateId > 1 ? stateOf.get(u.updateId - 1) : undefined]);
+    journal.markReplied();
+  });
+  for (const id of [1, 2, 3]) await acceptText(store, id, 7);
+  dispatcher.start();
+  await waitUntil(() => store.pendingCount() === 0);
+  t.same(seen, [
+    [1, 'processing', undefined],
+    [2, 'processing', 'done'],
+    [3, 'processing', 'done'],
+  ]);
+});
