@@ -56,7 +56,13 @@ function targets(m: Measured): Array<{ target: string; met: boolean | undefined 
 export function resultsJson(run: RunInfo, m: Measured): object {
   const rps = (f?: { rps: number; p50_ms: number; p99_ms: number }) => ({ rps: f?.rps ?? NA, p50_ms: f?.p50_ms ?? NA, p99_ms: f?.p99_ms ?? NA });
   const pp = (f?: { p50_ms: number; p99_ms: number }) => ({ p50_ms: f?.p50_ms ?? NA, p99_ms: f?.p99_ms ?? NA });
-  const tp = (f?: ThroughputFigures) => ({ ms: f?.ms ?? NA, msg_per_s: f?.msg_per_s ?? NA, ack_p50_ms: f?.ack_p50_ms ?? NA, ack_p99_ms: f?.ack_p99_ms ?? NA });
+  const tp = (f?: ThroughputFigures) => ({
+    ms: f?.ms ?? NA,
+    msg_per_s: f?.msg_per_s ?? NA,
+    ack_p50_ms: f?.ack_p50_ms ?? NA,
+    ack_p99_ms: f?.ack_p99_ms ?? NA,
+    cpu_ms_per_msg: f?.cpu_ms_per_msg ?? NA,
+  });
   return {
     machine: run.machine,
     intake: {
@@ -155,11 +161,11 @@ export function renderReport(run: RunInfo, m: Measured): string {
   out.push('', `### Throughput, the same work on both sides (${p.throughputMessages} text messages, 100 chats, ${p.connections} keep-alive HTTPS connections, one reply each to the same fake Bot API)`, '');
   out.push(
     markdownTable(
-      ['server', 'first POST to last reply ms', 'msg/s', 'ack p50 ms', 'ack p99 ms', 'skillgate / this'],
+      ['server', 'first POST to last reply ms', 'msg/s', 'ack p50 ms', 'ack p99 ms', 'CPU ms per msg', 'skillgate / this'],
       t
         ? [
-            ['grammY webhookCallback (Fastify), ctx.reply to every message, stores nothing', t.grammy_reply.ms, t.grammy_reply.msg_per_s, t.grammy_reply.ack_p50_ms, t.grammy_reply.ack_p99_ms, ratio(t.skillgate.msg_per_s, t.grammy_reply.msg_per_s)],
-            ['skillgate (fsync before the 200, replies from the inbox)', t.skillgate.ms, t.skillgate.msg_per_s, t.skillgate.ack_p50_ms, t.skillgate.ack_p99_ms, '1.00x'],
+            ['grammY webhookCallback (Fastify), ctx.reply to every message, stores nothing', t.grammy_reply.ms, t.grammy_reply.msg_per_s, t.grammy_reply.ack_p50_ms, t.grammy_reply.ack_p99_ms, t.grammy_reply.cpu_ms_per_msg, ratio(t.skillgate.msg_per_s, t.grammy_reply.msg_per_s)],
+            ['skillgate (fsync before the 200, replies from the inbox)', t.skillgate.ms, t.skillgate.msg_per_s, t.skillgate.ack_p50_ms, t.skillgate.ack_p99_ms, t.skillgate.cpu_ms_per_msg, '1.00x'],
           ]
         : [],
     ),

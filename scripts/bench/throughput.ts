@@ -1,7 +1,8 @@
 import type { BenchContext } from './context.js';
 import { BASE_USER_ID, telegramUpdate } from './payload.js';
 import { withFakeTelegram, withSkillgate, withTarget, type FakeTelegramProcess } from './servers.js';
-import { percentiles, round } from './stats.js';
+import type { BenchChild } from './processes.js';
+import { cpuMs, percentiles, round } from './stats.js';
 import { WebhookClient } from './webhook-client.js';
 
 /** A greeting no skill matches: skillgate answers with the help text, grammY with a fixed line. */
@@ -18,6 +19,12 @@ export interface ThroughputFigures {
   ack_p50_ms: number;
   ack_p99_ms: number;
   non200: number;
+  /**
+   * CPU time of the server process (all its threads: event loop, GC, fsyncs in the threadpool)
+   * per message over the measured window, in ms. Far steadier than msg/s on a shared machine:
+   * other load stretches the wall clock, much less the CPU a message costs.
+   */
+  cpu_ms_per_msg: number;
 }
 
 export interface ThroughputResults {
@@ -39,17 +46,25 @@ export async function benchThroughput(ctx: BenchContext): Promise<ThroughputResu
   const n = ctx.profile.throughputMessages;
   const connections = ctx.profile.connections;
   const warmup = Math.max(100, Math.floor(n / 10));
-  const run = (telegram: FakeTelegramProcess, url: string) => drive(ctx, telegram, url, warmup, n, connections);
+  const run = (telegram: FakeTelegramProcess, url: string, child: BenchChild) => drive(ctx, telegram, url, child, warmup, n, connections);
   ctx.progress(`throughput: grammY replying, ${n} messages over ${CHATS} chats, ${connections} connections`);
   const grammy = await withFakeTelegram(ctx, (telegram) =>
-    withTarget(ctx, 'grammy-server.ts', (url) => run(telegram, url), { apiRoot: telegram.apiBase }),
+    withTarget(ctx, 'grammy-server.ts', (url, child) => run(telegram, url, child), { apiRoot: telegram.apiBase }),
   );
   ctx.progress(`throughput: skillgate, ${n} messages`);
-  const skillgate = await withFakeTelegram(ctx, (telegram) => withSkillgate(ctx, 'throughput', telegram, (url) => run(telegram, url)));
+  const skillgate = await withFakeTelegram(ctx, (telegram) => withSkillgate(ctx, 'throughput', telegram, (url, child) => run(telegram, url, child)));
   return { n, chats: CHATS, connections, skillgate, grammy_reply: grammy };
 }
 
-async function drive(ctx: BenchContext, telegram: FakeTelegramProcess, url: string, warmup: number, n: number, connections: number): Promise<ThroughputFigures> {
+async function drive(
+  ctx: BenchContext,
+  telegram: FakeTelegramProcess,
+  url: string,
+  child: BenchChild,
+  warmup: number,
+  n: number,
+  connections: number,
+): Promise<ThroughputFigures> {
   const client = new WebhookClient(url, ctx.tls.cert, connections);
   try {
     await telegram.mark();
@@ -57,12 +72,21 @@ async function drive(ctx: BenchContext, telegram: FakeTelegramProcess, url: stri
     await telegram.until(warmup, REPLY_TIMEOUT_MS);
     await telegram.mark();
     const started = performance.now();
+    const cpuBefore = cpuMs(child.pid);
     const replies = telegram.until(n, REPLY_TIMEOUT_MS * 2);
     const { acks, non200 } = await push(client, warmup + 1, n, connections);
     await replies;
     const ms = performance.now() - started;
+    const cpu = cpuMs(child.pid) - cpuBefore;
     const ack = percentiles(acks);
-    return { ms: Math.round(ms), msg_per_s: Math.round((n * 1000) / ms), ack_p50_ms: ack.p50_ms, ack_p99_ms: ack.p99_ms, non200 };
+    return {
+      ms: Math.round(ms),
+      msg_per_s: Math.round((n * 1000) / ms),
+      ack_p50_ms: ack.p50_ms,
+      ack_p99_ms: ack.p99_ms,
+      non200,
+      cpu_ms_per_msg: round(cpu / n, 3),
+    };
   } finally {
     await client.close();
   }
