@@ -156,7 +156,13 @@ export function renderReport(run: RunInfo, m: Measured): string {
         : [],
     ),
   );
-  if (i) out.push('', `skillgate answered ${i.skillgate.replies_sent_during_run} of those messages while the load ran (the rest drain afterwards).`);
+  if (i) {
+    out.push(
+      '',
+      `skillgate answered ${i.skillgate.replies_sent_during_run} of those messages while the load ran (the rest drain afterwards).`,
+      `Intake alone (edits) / floor: ${ratio(i.skillgate_intake_only.rps, i.floor.rps)}; the grammY row is its intake with a no-op handler, not the same work (see the throughput table).`,
+    );
+  }
   const t = m.throughput;
   out.push('', `### Throughput, the same work on both sides (${p.throughputMessages} text messages, 100 chats, ${p.connections} keep-alive HTTPS connections, one reply each to the same fake Bot API)`, '');
   out.push(
