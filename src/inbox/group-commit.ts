@@ -43,6 +43,8 @@ export class GroupCommit {
   private turnEndScheduled = false;
   private waiters: CommitWaiter[] = [];
   private bookkeepingTimer: NodeJS.Timeout | undefined;
+  /** The flusher's fsync count at the last bookkeeping-only commit: a later fsync covers it. */
+  private fsyncsAtBookkeeping = 0;
   /** Commits that carried accepts (tests and the bench: how well accepts group). */
   acceptTransactions = 0;
 
@@ -109,8 +111,7 @@ export class GroupCommit {
     }
     flusher.whenDurable((err) => {
       this.settle(batch, inserted, err);
-      // What queued up during this fsync: commit it now and start the next one.
-      if (this.batch.length > 0 || db.inTransaction) this.flush();
+      this.flushIfPending();
     });
   }
 
@@ -131,11 +132,17 @@ export class GroupCommit {
 
   /** The disk idle: the full group commit. An fsync running: the bookkeeping only (class comment). */
   private endTurn(): void {
-    const { db, statements, flusher } = this.host.connection();
-    if (flusher.idle || this.host.refusal()) {
-      this.flush();
-      return;
-    }
+    if (this.host.connection().flusher.idle || this.host.refusal()) this.flush();
+    else this.commitBookkeeping();
+  }
+
+  /**
+   * Commits the open transaction's bookkeeping alone, leaving queued accepts for their group
+   * commit; also before a reopen replaces the connection, so waiters and deferred marks are not
+   * dropped with it.
+   */
+  commitBookkeeping(): void {
+    const { db, statements } = this.host.connection();
     if (!db.open || !db.inTransaction) return;
     try {
       this.host.beforeCommit();
@@ -152,22 +159,26 @@ export class GroupCommit {
 
   /**
    * Bookkeeping needs no fsync of its own (a kill -9 cannot undo a write()), only a bound on what
-   * a power cut can undo: the next accept's fsync covers it, and if none starts within
-   * BOOKKEEPING_SYNC_MS, one is started for it. An fsync per bookkeeping commit would keep the
-   * disk busy for nothing and make the next accepts wait behind it (issue 16).
+   * a power cut can undo: an fsync that starts after the last bookkeeping commit covers it (the
+   * next accept's, usually), and if none has started within BOOKKEEPING_SYNC_MS, one is started.
+   * An fsync per bookkeeping commit would keep the disk busy for nothing and make the next
+   * accepts wait behind it (issue 16).
    */
   private syncBookkeepingLater(): void {
+    this.fsyncsAtBookkeeping = this.host.connection().flusher.fsyncCount;
     if (this.bookkeepingTimer) return;
-    const fsyncsAtCommit = this.host.connection().flusher.fsyncCount;
     this.bookkeepingTimer = setTimeout(() => {
       this.bookkeepingTimer = undefined;
       const { db, flusher } = this.host.connection();
-      if (flusher.fsyncCount > fsyncsAtCommit || flusher.failure || !db.open) return;
-      flusher.whenDurable(() => {
-        if (this.batch.length > 0 || db.inTransaction) this.flush();
-      });
+      if (flusher.fsyncCount > this.fsyncsAtBookkeeping || flusher.failure || !db.open) return;
+      flusher.whenDurable(() => this.flushIfPending());
     }, BOOKKEEPING_SYNC_MS);
     this.bookkeepingTimer.unref();
+  }
+
+  /** After an fsync: what queued up meanwhile is committed now and starts the next one. */
+  private flushIfPending(): void {
+    if (this.batch.length > 0 || this.host.connection().db.inTransaction) this.flush();
   }
 
   /** Closing: the flusher's close() fsyncs everything anyway. */

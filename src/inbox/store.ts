@@ -268,13 +268,13 @@ export class InboxStore {
   /** After a failed fsync: checkpoint, close, open afresh, replay (StoreRecovery). */
   private reopen(): boolean {
     try {
+      this.commits.commitBookkeeping();
       this.conn = reconnect(this.conn, this.file);
     } catch (err) {
       this.options.logger.error({ err: storeUnavailable(this.file, err).message }, 'Inbox: reopening the store failed; will try again');
       return false;
     }
     this.readCounters();
-    this.health.recover();
     this.options.logger.warn({ file: this.file, pending: this.pending.value }, 'Inbox: store reopened after a failed fsync; replaying unfinished updates');
     for (const listener of this.reopenListeners) listener();
     if (this.commits.hasQueuedAccepts) this.commits.flush();
