@@ -23,7 +23,7 @@ export interface ReplyJournal {
 export type UpdateHandler = (update: InboxUpdate, journal: ReplyJournal) => Promise<void>;
 
 export type DispatchStore = Pick<InboxStore, 'openSince' | 'begin' | 'markReplied' | 'markDone' | 'markFailed' | 'scheduleRetry'> &
-  Partial<Pick<InboxStore, 'onDurable' | 'onReopen' | 'writeHealth' | 'committed'>>;
+  Partial<Pick<InboxStore, 'onDurable' | 'onReopen' | 'writeHealth' | 'committed' | 'isOpen'>>;
 
 export interface InboxDispatcherOptions {
   store: DispatchStore;

@@ -52,6 +52,9 @@ export class UpdateRun {
       finished(); // finished meanwhile (or pruned): nothing to run
       return;
     }
+    // The store closed while the claim was being committed (shutdown past its grace period):
+    // nothing may be sent whose outcome can no longer be recorded; it runs at the next start.
+    if (store.isOpen === false) return;
     const attempts = claimed.attempts;
     if (attempts > this.maxAttempts) {
       // Earlier attempts never finished: the process died while handling this update each time.

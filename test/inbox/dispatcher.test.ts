@@ -272,3 +272,23 @@ t.test('a handler starts only once its claim, and the previous reply mark of its
     [3, 'processing', 'done'],
   ]);
 });
+
+t.test('a claim whose commit lands as the store closes does not start its handler; it runs at the next start', async (t) => {
+  const dir = t.testdir();
+  const { store } = openStore(dir);
+  const ran: number[] = [];
+  const { dispatcher } = dispatcherFor(t, store, async (u) => void ran.push(u.updateId));
+  await acceptText(store, 1, 7);
+  dispatcher.start(); // claims update 1 and waits for the claim's commit
+  store.close(); // shutdown past its grace period: the commit lands, the store is gone
+  await sleep(20);
+  t.same(ran, [], 'nothing sent whose outcome could not be recorded');
+
+  const next = openStore(dir).store;
+  t.teardown(() => next.close());
+  const again: InboxUpdate[] = [];
+  const { dispatcher: second } = dispatcherFor(t, next, async (u) => void again.push(u));
+  second.start();
+  await waitUntil(() => next.pendingCount() === 0);
+  t.match(again, [{ updateId: 1, attempts: 2 }]);
+});
