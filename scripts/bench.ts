@@ -16,15 +16,17 @@ import { benchRedact } from './bench/redact.js';
 import { benchSkills } from './bench/skills.js';
 import { benchSoak } from './bench/soak.js';
 import { benchStartup } from './bench/startup.js';
+import { benchThroughput } from './bench/throughput.js';
 
 /**
- * `npm run bench [-- --quick] [--only intake,skills,e2e,burst,startup,soak,redact] [--soak-rounds N] [--profile]`: every figure in the
+ * `npm run bench [-- --quick] [--only intake,throughput,skills,e2e,burst,startup,soak,redact] [--soak-rounds N] [--profile] [--gateway DIR]`: every figure in the
  * README measured side by side in one run on this machine. Prints Markdown tables on stdout
  * (progress on stderr) and writes bench/results.json.
  */
 
 const BENCHMARKS = {
   intake: (ctx: BenchContext, m: Measured) => benchIntake(ctx).then((r) => void (m.intake = r)),
+  throughput: (ctx: BenchContext, m: Measured) => benchThroughput(ctx).then((r) => void (m.throughput = r)),
   skills: (ctx: BenchContext, m: Measured) => benchSkills(ctx).then((r) => void (m.skills = r)),
   e2e: (ctx: BenchContext, m: Measured) => benchE2e(ctx).then((r) => void (m.e2e = r)),
   burst: (ctx: BenchContext, m: Measured) => benchBurst(ctx).then((r) => void (m.burst = r)),
@@ -34,7 +36,13 @@ const BENCHMARKS = {
 } as const;
 type BenchName = keyof typeof BENCHMARKS;
 
-function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: BenchName[]; soakRounds?: number } {
+function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: BenchName[]; soakRounds?: number; gateway?: string } {
+  const gatewayAt = argv.indexOf('--gateway');
+  const gateway = gatewayAt >= 0 ? argv[gatewayAt + 1] : undefined;
+  if (gatewayAt >= 0 && !(gateway && fs.existsSync(path.join(gateway, 'dist/main.js')))) {
+    process.stderr.write('--gateway takes a checkout whose dist/main.js exists (build it there first).\n');
+    process.exit(2);
+  }
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
   const onlyAt = argv.indexOf('--only');
@@ -51,7 +59,7 @@ function parseArgs(argv: string[]): { quick: boolean; profile: boolean; only: Be
     process.stderr.write('--soak-rounds takes a positive integer.\n');
     process.exit(2);
   }
-  return { quick, profile, only: names as BenchName[], soakRounds };
+  return { quick, profile, only: names as BenchName[], soakRounds, gateway };
 }
 
 /** `version` from a package.json under repoRoot ('' for the project itself). */
@@ -73,7 +81,9 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadAtStart = Math.round(os.loadavg()[0]! * 100) / 100;
 
-  ensureBuilt(repoRoot, progress);
+  // --gateway: the servers under test come from another checkout (A/B against main); the bench code is this one's.
+  const gatewayRoot = args.gateway ? path.resolve(args.gateway) : repoRoot;
+  if (!args.gateway) ensureBuilt(repoRoot, progress);
   const procs = new ChildProcesses();
   // Ctrl-C or a crash of the bench must not leave servers behind.
   const killChildren = () => procs.killAll();
@@ -96,6 +106,7 @@ async function main(): Promise<number> {
       dirs: await writeSkillFixtures(tmp),
       baseEnv: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? tmp },
       // CPU profiles of every skillgate child, written when it exits, for `node --cpu-prof` analysis.
+      gatewayEntry: path.join(gatewayRoot, 'dist/main.js'),
       gatewayNodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(repoRoot, 'bench/profiles')}`] : [],
       progress,
     };

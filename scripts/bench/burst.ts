@@ -1,3 +1,5 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { FakeTelegram } from '../../fakes/telegram.js';
 import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway, type RunningGateway } from './gateway-process.js';
@@ -15,6 +17,13 @@ export interface BurstResults {
   lost: number;
   /** Answered more than once. */
   duplicated: number;
+  /**
+   * Sends in flight at the kill: updates the killed gateway's inbox held as claimed (processing)
+   * and not yet marked replied. The claim is committed before the send starts and the replied
+   * mark right after it returns, so only these can be answered twice (sendMessage has no
+   * idempotency key): the target is duplicated <= in_flight_at_kill.
+   */
+  in_flight_at_kill: number;
   /** Restart until the last reply. */
   drain_s: number;
   restart_ready_ms: number;
@@ -51,6 +60,7 @@ export async function benchBurst(ctx: BenchContext): Promise<BurstResults> {
     });
     await first.child.exited;
     const ackedBeforeKill = acked.size;
+    const inFlightAtKill = claimedRows(spec.dataDir);
 
     ctx.progress(`burst: killed with ${ackedBeforeKill} acked and ${telegram.sent.length} replies sent; restarting`);
     const restartedAt = performance.now();
@@ -70,6 +80,7 @@ export async function benchBurst(ctx: BenchContext): Promise<BurstResults> {
       acked_before_kill: ackedBeforeKill,
       lost,
       duplicated,
+      in_flight_at_kill: inFlightAtKill,
       drain_s: round(Math.max(0, drainS), 2),
       restart_ready_ms: Math.round(restartReadyMs),
       rss_mb_before_kill: rssBeforeKill,
@@ -78,6 +89,16 @@ export async function benchBurst(ctx: BenchContext): Promise<BurstResults> {
   } finally {
     await gateway?.child.stop();
     await telegram.close();
+  }
+}
+
+/** Rows a dead gateway left claimed (processing): what it was sending when it died. */
+function claimedRows(dataDir: string): number {
+  const db = new Database(path.join(dataDir, 'inbox.sqlite'));
+  try {
+    return db.prepare(`SELECT COUNT(*) FROM updates WHERE state = 'processing'`).pluck().get() as number;
+  } finally {
+    db.close();
   }
 }
 

@@ -17,6 +17,8 @@ export interface BenchContext {
   baseEnv: { PATH: string; HOME: string };
   /** Extra node flags for every skillgate child (`--profile` adds --cpu-prof). */
   gatewayNodeArgs: string[];
+  /** The gateway entry point (`--gateway DIR`: DIR/dist/main.js, an A/B run against another build). */
+  gatewayEntry: string;
   /** Progress lines go to stderr, so stdout holds only the result table. */
   progress(line: string): void;
 }
@@ -32,6 +34,7 @@ export async function gatewaySpec(
     repoRoot: ctx.repoRoot,
     baseEnv: ctx.baseEnv,
     nodeArgs: ctx.gatewayNodeArgs,
+    entry: ctx.gatewayEntry,
     tls: ctx.tls,
     dataDir: await freshDataDir(ctx.tmp, name),
     ...ctx.dirs,

@@ -18,7 +18,7 @@ export interface GatewaySpec {
   env?: Record<string, string>;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
-  /** The entry point under repoRoot. Default dist/main.js (tests pass src/main.ts with `--import tsx`). */
+  /** The entry point, relative to repoRoot or absolute. Default dist/main.js (tests pass src/main.ts with `--import tsx`). */
   entry?: string;
   /** Reuse ports (a restart on the same DATA_DIR); default: fresh ones. */
   ports?: { main: number; admin: number };
@@ -66,7 +66,7 @@ export async function startGateway(procs: ChildProcesses, spec: GatewaySpec): Pr
     ...spec.env,
   };
   const started = performance.now();
-  const child = procs.spawn('skillgate', process.execPath, [...(spec.nodeArgs ?? []), path.join(spec.repoRoot, spec.entry ?? 'dist/main.js')], { cwd: spec.dataDir, env });
+  const child = procs.spawn('skillgate', process.execPath, [...(spec.nodeArgs ?? []), path.resolve(spec.repoRoot, spec.entry ?? 'dist/main.js')], { cwd: spec.dataDir, env });
   const adminUrl = `http://127.0.0.1:${ports.admin}`;
   try {
     await waitFor200(`${adminUrl}/readyz`, READY_TIMEOUT_MS, () => child.alive);

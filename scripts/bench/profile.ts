@@ -6,6 +6,8 @@ export interface BenchProfile {
   intakeWarmupSeconds: number;
   /** autocannon connections (keep-alive, no pipelining). */
   connections: number;
+  /** Text messages of the throughput run (100 chats, one reply each). */
+  throughputMessages: number;
   /** Sequential skill calls per mode (warm, cold). */
   skillCalls: number;
   /** Sequential end-to-end round trips per router. */
@@ -28,6 +30,7 @@ export const FULL: BenchProfile = {
   intakeSeconds: 10,
   intakeWarmupSeconds: 1,
   connections: 50,
+  throughputMessages: 6_000,
   skillCalls: 200,
   e2eCalls: 200,
   burstUpdates: 10_000,
@@ -44,6 +47,7 @@ export const QUICK: BenchProfile = {
   intakeSeconds: 3,
   intakeWarmupSeconds: 0.5,
   connections: 50,
+  throughputMessages: 1_500,
   skillCalls: 40,
   e2eCalls: 40,
   burstUpdates: 2_000,

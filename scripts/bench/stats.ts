@@ -37,3 +37,18 @@ export function rssMb(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** CPU time (user + system, all threads) a process has used so far, in ms, or NaN when it is gone. Linux only (/proc). */
+export function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 12th, stime the 13th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux the bench runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_S = 100;

@@ -39,6 +39,9 @@ export async function buildMainServer(options: MainServerOptions): Promise<Fasti
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  // No child logger per request (issue 16): nothing logs through request.log with a request id
+  // that matters, and pino's child() costs an object and a bindings string per update.
+  app.setChildLoggerFactory((logger) => logger);
   guardConnections(app.server, limits, options.logger.child({ component: 'http' }), 'main');
   installJsonErrors(app, options.logger);
   await app.register(helmet, { global: true });

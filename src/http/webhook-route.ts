@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SkillgateError } from '../errors.js';
 import type { AcceptResult } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -28,8 +29,6 @@ export interface WebhookRouteOptions {
   chatIdOf: (update: unknown) => number | null;
   /** True once shutdown began: new updates get 503 and stay with Telegram. */
   isClosing: () => boolean;
-  /** Called after each newly accepted update (wakes the dispatcher). */
-  onAccepted?: (updateId: number) => void;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -64,7 +63,7 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
       try {
         done(null, { raw, value: JSON.parse(raw) } satisfies ParsedBody);
       } catch {
-        done(Object.assign(new Error('Bad Request: body is not valid JSON'), { statusCode: 400 }), undefined);
+        done(new SkillgateError('SG_BAD_REQUEST', 'Bad Request: body is not valid JSON'), undefined);
       }
     });
 
@@ -112,7 +111,6 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
         metrics?.updates.inc({ outcome: result });
         if (result === 'accepted') {
           logger.debug({ updateId }, 'Webhook: update stored');
-          options.onAccepted?.(updateId);
         } else {
           logger.info({ updateId }, 'Webhook: duplicate update acknowledged and ignored');
         }

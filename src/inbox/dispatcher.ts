@@ -1,61 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Alerter } from '../alerts/alerter.js';
-import type { AuditEntry } from '../observability/audit.js';
-import { auditRecord } from '../observability/audit-record.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Redactor } from '../observability/redact.js';
+import { SkillgateError } from '../errors.js';
+import type { InboxDispatcherOptions } from './dispatch-types.js';
 import { Lanes, type Lane } from './lanes.js';
-import type { InboxStore, OpenUpdate } from './store.js';
+import type { OpenUpdate } from './types.js';
+import { UpdateRun } from './update-run.js';
 
-/** One stored update, handed to the handler. */
-export interface InboxUpdate {
-  updateId: number;
-  chatId: number | null;
-  /** The update as Telegram sent it (parsed JSON). */
-  payload: unknown;
-  /** 1 on the first run, 2 on the first retry, ... (survives restarts). */
-  attempts: number;
-}
-
-export interface ReplyJournal {
-  /** Call right after the reply went out: from then on a replay or retry will not send it again. */
-  markReplied(): void;
-}
-
-export type UpdateHandler = (update: InboxUpdate, journal: ReplyJournal) => Promise<void>;
-
-export type DispatchStore = Pick<InboxStore, 'openSince' | 'begin' | 'markReplied' | 'markDone' | 'markFailed' | 'scheduleRetry'> &
-  Partial<Pick<InboxStore, 'onDurable' | 'onReopen' | 'writeHealth'>>;
-
-export interface InboxDispatcherOptions {
-  store: DispatchStore;
-  handler: UpdateHandler;
-  /** Chats processed in parallel (CHAT_CONCURRENCY). */
-  concurrency: number;
-  logger: Logger;
-  metrics?: Metrics;
-  /** Told when an update is given up on. Default: none. */
-  alerter?: Alerter;
-  /** Gets one line per update given up on. Default: none. */
-  audit?: { write(entry: AuditEntry): void };
-  /** Applied to error text before it is stored, alerted or audited. Default: identity. */
-  redact?: Redactor;
-  /** Runs per update, including the first. Default 5. */
-  maxAttempts?: number;
-  /** Delay before retry number `attempt` (1-based). Default 1 s doubling to 30 s, +-25% jitter. */
-  backoff?: (attempt: number) => number;
-  /** Safety-net rescan of the store for work nobody notified about. Default 1000 ms; 0 turns it off. */
-  rescanIntervalMs?: number;
-}
-
-/** Retries a store write that failed (disk trouble) after this long, keeping the lane's order. */
-const STORE_TROUBLE_RETRY_MS = 1_000;
-
-export function defaultBackoff(attempt: number): number {
-  const base = Math.min(30_000, 1_000 * 2 ** (attempt - 1));
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
+export type { DispatchStore, InboxDispatcherOptions, InboxUpdate, ReplyJournal, UpdateHandler } from './dispatch-types.js';
+export { defaultBackoff } from './update-run.js';
 
 /**
  * Runs stored updates through the handler: one at a time per chat in update_id order, chats in
@@ -77,9 +28,7 @@ export function defaultBackoff(attempt: number): number {
 export class InboxDispatcher {
   private readonly lanes = new Lanes();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly maxAttempts: number;
-  private readonly backoff: (attempt: number) => number;
-  private readonly redact: Redactor;
+  private readonly updateRun: UpdateRun;
   /** seq of every row queued in a lane or running. */
   private readonly held = new Set<number>();
   private active = 0;
@@ -92,11 +41,9 @@ export class InboxDispatcher {
 
   constructor(private readonly options: InboxDispatcherOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-      throw new RangeError('InboxDispatcher: concurrency must be an integer >= 1 (CHAT_CONCURRENCY)');
+      throw new SkillgateError('SG_INVALID_OPTION', 'InboxDispatcher: concurrency must be an integer >= 1 (CHAT_CONCURRENCY)');
     }
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.backoff = options.backoff ?? defaultBackoff;
-    this.redact = options.redact ?? ((text) => text);
+    this.updateRun = new UpdateRun(options, () => this.stopping);
   }
 
   /** Resumes everything unfinished (crash replay), then keeps going as notify() brings more. */
@@ -224,7 +171,7 @@ export class InboxDispatcher {
   private finishReplayedReply(row: OpenUpdate): void {
     this.options.logger.info({ updateId: row.updateId }, 'Inbox: update was already replied to before the restart; marking it done without running it again');
     this.options.metrics?.updates.inc({ outcome: 'replay_already_replied' });
-    this.storeWrite('mark done', () => this.options.store.markDone(row.updateId));
+    this.updateRun.storeWrite('mark done', () => this.options.store.markDone(row.updateId));
   }
 
   private pump(): void {
@@ -244,7 +191,8 @@ export class InboxDispatcher {
   private run(lane: Lane, head: OpenUpdate): void {
     lane.running = true;
     this.active++;
-    const job = this.process(lane, head)
+    const job = this.updateRun
+      .run(head, () => this.drop(lane))
       .catch((err) => this.options.logger.error({ err, updateId: head.updateId }, 'Inbox: unexpected dispatcher error'))
       .finally(() => {
         this.active--;
@@ -253,106 +201,5 @@ export class InboxDispatcher {
         this.pump();
       });
     this.inFlight.add(job);
-  }
-
-  private async process(lane: Lane, item: OpenUpdate): Promise<void> {
-    const { store, logger } = this.options;
-    let claimed: { payloadJson: string; attempts: number } | undefined;
-    try {
-      claimed = store.begin(item.updateId);
-    } catch (err) {
-      logger.error({ err, updateId: item.updateId }, 'Inbox: could not claim an update; will try again');
-      item.nextAttemptAt = Date.now() + STORE_TROUBLE_RETRY_MS;
-      return;
-    }
-    if (!claimed) {
-      this.drop(lane); // finished meanwhile (or pruned): nothing to run
-      return;
-    }
-    const attempts = claimed.attempts;
-    if (attempts > this.maxAttempts) {
-      // Earlier attempts never finished: the process died while handling this update each time.
-      // Running it again would crash again, so it is set aside instead of looping forever.
-      this.drop(lane);
-      this.giveUp(item, attempts - 1, new Error('the gateway stopped while handling it, every time (a crash loop?)'));
-      return;
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(claimed.payloadJson);
-    } catch (err) {
-      this.drop(lane);
-      this.giveUp(item, attempts, err); // no retry can repair a payload that is not JSON
-      return;
-    }
-
-    let replied = false;
-    const journal: ReplyJournal = {
-      markReplied: () => {
-        if (replied) return;
-        replied = true;
-        this.storeWrite('mark replied', () => store.markReplied(item.updateId));
-      },
-    };
-    try {
-      await this.options.handler({ updateId: item.updateId, chatId: item.chatId, payload, attempts }, journal);
-    } catch (err) {
-      if (replied) {
-        logger.warn(
-          { updateId: item.updateId, err: this.redact((err as Error).message) },
-          'Inbox: handler failed after its reply was sent; not retrying, so the reply is not sent twice',
-        );
-      } else if (attempts < this.maxAttempts) {
-        this.scheduleRetry(item, attempts, err);
-        return;
-      } else {
-        this.drop(lane);
-        this.giveUp(item, attempts, err);
-        return;
-      }
-    }
-    this.drop(lane);
-    this.storeWrite('mark done', () => store.markDone(item.updateId));
-  }
-
-  private scheduleRetry(item: OpenUpdate, attempts: number, err: unknown): void {
-    // At shutdown the handler was most likely aborted: no reason to delay the next start.
-    const delay = this.stopping ? 0 : this.backoff(attempts);
-    const message = this.redact((err as Error)?.message ?? String(err));
-    item.attempts = attempts;
-    item.nextAttemptAt = Date.now() + delay;
-    this.options.metrics?.updates.inc({ outcome: 'retry_scheduled' });
-    this.options.logger.warn(
-      { updateId: item.updateId, chatId: item.chatId, attempt: attempts, maxAttempts: this.maxAttempts, retryInMs: delay, err: message },
-      'Inbox: handler failed; retrying later (this chat waits, other chats go on)',
-    );
-    this.storeWrite('schedule retry', () => this.options.store.scheduleRetry(item.updateId, item.nextAttemptAt, message));
-  }
-
-  private giveUp(item: OpenUpdate, attempts: number, err: unknown): void {
-    const message = this.redact((err as Error)?.message ?? String(err));
-    this.options.metrics?.updates.inc({ outcome: 'gave_up' });
-    this.options.logger.error(
-      { updateId: item.updateId, chatId: item.chatId, attempts, err: message },
-      'Inbox: update failed on every attempt; kept as failed in the store and not retried',
-    );
-    this.storeWrite('mark failed', () => this.options.store.markFailed(item.updateId, message));
-    this.options.alerter?.alert(
-      `Update ${item.updateId} (chat ${item.chatId ?? 'none'}) failed ${attempts} time(s) and was set aside: ${message}`,
-      { key: 'inbox-update-failed' },
-    );
-    this.options.audit?.write(
-      auditRecord(item.updateId, { chat_id: item.chatId, kind: 'inbox', route: 'inbox', outcome: 'failed', error: `gave up after ${attempts} attempt(s): ${message}` }),
-    );
-  }
-
-  /** Store trouble after a handler ran must not crash the process; late writes after close are expected. */
-  private storeWrite(what: string, write: () => void): void {
-    try {
-      write();
-    } catch (err) {
-      if (this.stopping) this.options.logger.debug({ err, what }, 'Inbox: store write after shutdown skipped');
-      else this.options.logger.error({ err, what }, 'Inbox: store write failed; the update may run again after a restart');
-    }
   }
 }

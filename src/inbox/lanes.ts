@@ -1,4 +1,4 @@
-import type { OpenUpdate } from './store.js';
+import type { OpenUpdate } from './types.js';
 
 /** One chat's queue: its updates in update_id order, at most one of them running. */
 export interface Lane {

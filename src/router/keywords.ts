@@ -29,13 +29,27 @@ export interface KeywordMatch {
   score: number;
 }
 
+/**
+ * A skill's name and description words, computed once per SkillInfo object: the registry builds
+ * new objects when skills reload, so a changed description is never matched with stale words.
+ */
+const skillWordsCache = new WeakMap<SkillInfo, { nameWords: Set<string>; descriptionWords: Set<string> }>();
+
+function skillWords(skill: SkillInfo): { nameWords: Set<string>; descriptionWords: Set<string> } {
+  let words = skillWordsCache.get(skill);
+  if (!words) {
+    words = { nameWords: keywordsOf(skill.name.replace(/_/g, ' ')), descriptionWords: keywordsOf(skill.description) };
+    skillWordsCache.set(skill, words);
+  }
+  return words;
+}
+
 /** The best-scoring skill for `text`, or undefined when nothing matches. */
 export function matchSkill(text: string, skills: readonly SkillInfo[]): KeywordMatch | undefined {
   const wanted = keywordsOf(text);
   let best: KeywordMatch | undefined;
   for (const skill of skills) {
-    const nameWords = keywordsOf(skill.name.replace(/_/g, ' '));
-    const descriptionWords = keywordsOf(skill.description);
+    const { nameWords, descriptionWords } = skillWords(skill);
     let score = 0;
     for (const word of wanted) {
       if (nameWords.has(word)) score += 2;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, FormData, request, type Dispatcher } from 'undici';
+import { Agent, FormData, type Dispatcher } from 'undici';
 import { jitteredBackoff } from '../backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -93,7 +93,9 @@ const RETRY_AFTER_CAP_S = 3600;
  * logs a URL and every error message goes through the redactor.
  */
 export class TelegramApi {
-  private readonly base: string;
+  /** The API base's origin and the path every method is appended to, parsed once (not per call). */
+  private readonly origin: string;
+  private readonly methodPath: string;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly limiter: SendRateLimiter;
@@ -101,7 +103,9 @@ export class TelegramApi {
   private readonly timeoutMs: number;
 
   constructor(private readonly options: TelegramApiOptions) {
-    this.base = `${options.apiBase}/bot${options.token}/`;
+    const base = new URL(`${options.apiBase}/bot${options.token}/`);
+    this.origin = base.origin;
+    this.methodPath = base.pathname;
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 64 });
     this.limiter = new SendRateLimiter(options.sendRateLimits ?? DEFAULT_SEND_RATE_LIMITS);
@@ -200,15 +204,19 @@ export class TelegramApi {
 
   private async callOnce(method: string, params: object, opts: CallOptions): Promise<unknown> {
     const started = performance.now();
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    // undici's own timers (headers, then body idle) instead of an AbortSignal.timeout per call:
+    // no extra timer object and signal per request, and the same bound on a stuck request.
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     let status: number;
     let envelope: TelegramEnvelope;
     try {
-      const res = await request(this.base + method, {
+      const res = await this.dispatcher.request({
+        origin: this.origin,
+        path: this.methodPath + method,
         method: 'POST',
-        dispatcher: this.dispatcher,
-        signal,
+        signal: opts.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
         ...encodeBody(params),
       });
       status = res.statusCode;
@@ -221,7 +229,7 @@ export class TelegramApi {
     } catch (err) {
       this.options.metrics?.telegramCalls.inc({ method, status: 'network' });
       if (err instanceof TelegramNetworkError) throw err;
-      const reason = signal.aborted && !opts.signal?.aborted ? 'timed out' : this.options.redact((err as Error).message);
+      const reason = isTimeout(err) ? 'timed out' : this.options.redact((err as Error).message);
       throw new TelegramNetworkError(method, reason, err);
     }
     this.options.metrics?.telegramCalls.inc({ method, status: String(status) });
@@ -248,6 +256,12 @@ export class TelegramApi {
   }
 }
 
+
+/** undici's headers or body timeout fired (its error codes, stable across undici 6 and 7). */
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
 
 /** JSON for ordinary calls; multipart when a file (the webhook certificate) is attached. */
 function encodeBody(params: object): { body: string | FormData; headers?: Record<string, string> } {

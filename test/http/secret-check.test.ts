@@ -28,3 +28,7 @@ t.test('an empty configured secret matches only the empty string', async (t) => 
   t.equal(matches(''), true);
   t.equal(matches(' '), false);
 });
+
+t.test('a guess far longer than the secret is refused like any other', async (t) => {
+  t.equal(createSecretChecker(SECRET)('x'.repeat(4096)), false);
+});

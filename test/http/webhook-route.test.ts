@@ -26,7 +26,6 @@ async function setup(t: TestContext, options: { trustProxy?: string[] } = {}) {
   const intake = new MemoryIntake();
   const log = captureLogger([TEST_TOKEN, TEST_SECRET]);
   let closing = false;
-  const accepted: number[] = [];
   const app = await buildMainServer({
     logger: log.logger,
     tls,
@@ -37,7 +36,6 @@ async function setup(t: TestContext, options: { trustProxy?: string[] } = {}) {
       intake,
       chatIdOf: () => 7,
       isClosing: () => closing,
-      onAccepted: (id) => accepted.push(id),
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -53,7 +51,7 @@ async function setup(t: TestContext, options: { trustProxy?: string[] } = {}) {
     return { status: res.statusCode, headers: res.headers, text, json: text ? JSON.parse(text) : undefined };
   };
   const good = { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET };
-  return { intake, log, post, good, accepted, port, agent, setClosing: (v: boolean) => (closing = v) };
+  return { intake, log, post, good, get accepted() { return [...intake.stored.keys()]; }, port, agent, setClosing: (v: boolean) => (closing = v) };
 }
 
 const update = (id: number, extra: object = {}) => JSON.stringify({ update_id: id, message: { message_id: 1, chat: { id: 7 }, from: { id: 7 }, text: 'hi' }, ...extra });

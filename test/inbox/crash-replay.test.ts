@@ -23,7 +23,7 @@ function startWorker(args: string[]) {
   return { child, exited, lines };
 }
 
-t.test('after kill -9 mid-burst, a restart answers every acknowledged update, and none already marked replied twice', async (t) => {
+t.test('after kill -9 mid-burst, a restart answers every acknowledged update, and repeats only the sends in flight at the kill', async (t) => {
   const dir = t.testdir();
   const dataDir = path.join(dir, 'data');
   const sentDb = path.join(dir, 'sent.sqlite');
@@ -48,6 +48,8 @@ t.test('after kill -9 mid-burst, a restart answers every acknowledged update, an
     (inbox.prepare(`SELECT update_id FROM updates WHERE state IN ('replied', 'done')`).pluck().all() as number[]),
   );
   const leftOpen = (inbox.prepare(`SELECT COUNT(*) FROM updates WHERE state NOT IN ('done', 'failed')`).pluck().get() as number);
+  // In flight at the kill: claimed (committed before any send) and not marked replied.
+  const inFlight = new Set(inbox.prepare(`SELECT update_id FROM updates WHERE state = 'processing'`).pluck().all() as number[]);
   inbox.close();
   t.ok(leftOpen > 0, `the crash left unfinished updates to replay (${leftOpen})`);
 
@@ -70,6 +72,7 @@ t.test('after kill -9 mid-burst, a restart answers every acknowledged update, an
   const doubled = [...times].filter(([, n]) => n > 1).map(([id]) => id);
   t.same(doubled.filter((id) => answered.has(id)), [], 'no update whose reply was committed is answered again');
   t.ok(doubled.length <= CONCURRENCY, `duplicates only from the send/commit window (${doubled.length})`);
+  t.same(doubled.filter((id) => !inFlight.has(id)), [], `only sends in flight at the kill are repeated (${doubled.length} of ${inFlight.size} in flight)`);
 
   // 5. Per chat, first answers follow update_id order across the crash.
   const firstSeen = new Map<number, number[]>();

@@ -249,3 +249,46 @@ t.test('an update whose earlier runs all died with the process is set aside, not
   t.equal(store.failedCount(), 1);
   t.match(alerts.join('\n'), /crash loop/);
 });
+
+t.test('a handler starts only once its claim, and the previous reply mark of its chat, are committed (what a kill -9 would find)', async (t) => {
+  const Database = (await import('better-sqlite3')).default;
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  const reader = new Database(store.file, { readonly: true });
+  t.teardown(() => reader.close());
+  const stateOf = reader.prepare('SELECT state FROM updates WHERE update_id = ?').pluck();
+  const seen: Array<[number, unknown, unknown]> = [];
+  const { dispatcher } = dispatcherFor(t, store, async (u, journal) => {
+    // Another connection sees only what is committed: what a restart after kill -9 would read.
+    seen.push([u.updateId, stateOf.get(u.updateId), u.updateId > 1 ? stateOf.get(u.updateId - 1) : undefined]);
+    journal.markReplied();
+  });
+  for (const id of [1, 2, 3]) await acceptText(store, id, 7);
+  dispatcher.start();
+  await waitUntil(() => store.pendingCount() === 0);
+  t.same(seen, [
+    [1, 'processing', undefined],
+    [2, 'processing', 'done'],
+    [3, 'processing', 'done'],
+  ]);
+});
+
+t.test('a claim whose commit lands as the store closes does not start its handler; it runs at the next start', async (t) => {
+  const dir = t.testdir();
+  const { store } = openStore(dir);
+  const ran: number[] = [];
+  const { dispatcher } = dispatcherFor(t, store, async (u) => void ran.push(u.updateId));
+  await acceptText(store, 1, 7);
+  dispatcher.start(); // claims update 1 and waits for the claim's commit
+  store.close(); // shutdown past its grace period: the commit lands, the store is gone
+  await sleep(20);
+  t.same(ran, [], 'nothing sent whose outcome could not be recorded');
+
+  const next = openStore(dir).store;
+  t.teardown(() => next.close());
+  const again: InboxUpdate[] = [];
+  const { dispatcher: second } = dispatcherFor(t, next, async (u) => void again.push(u));
+  second.start();
+  await waitUntil(() => next.pendingCount() === 0);
+  t.match(again, [{ updateId: 1, attempts: 2 }]);
+});

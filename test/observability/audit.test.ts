@@ -29,6 +29,7 @@ t.test('each finished update becomes one JSON line in DATA_DIR/audit.log', async
   t.teardown(() => audit.close());
   audit.write(entry(1));
   audit.write(entry(2, { outcome: 'failed', error: 'skill timed out' }));
+  audit.flush();
   t.same(readLines(path.join(dir, 'audit.log')), [entry(1), entry(2, { outcome: 'failed', error: 'skill timed out' })]);
 });
 
@@ -38,6 +39,7 @@ t.test('the log rotates by size to audit.log.1 ... audit.log.N and keeps only N 
   const audit = new AuditLog({ dir, maxBytes: lineBytes * 3, keep: 2 });
   t.teardown(() => audit.close());
   for (let id = 1000; id < 1010; id++) audit.write(entry(id));
+  audit.flush();
   const files = fs.readdirSync(dir).sort();
   t.same(files, ['audit.log', 'audit.log.1', 'audit.log.2']);
   t.same(readLines(path.join(dir, 'audit.log')).map((e) => e.update_id), [1009]);
@@ -56,6 +58,7 @@ t.test('an existing log is appended to and its size counts toward rotation', asy
   t.teardown(() => second.close());
   second.write(entry(2));
   second.write(entry(3));
+  second.flush();
   t.same(readLines(path.join(dir, 'audit.log.1')).map((e) => e.update_id), [1, 2]);
   t.same(readLines(path.join(dir, 'audit.log')).map((e) => e.update_id), [3]);
 });
@@ -65,6 +68,7 @@ t.test('long previews are truncated and secrets are redacted', async (t) => {
   const audit = new AuditLog({ dir, redact: createRedactor([TEST_TOKEN]) });
   t.teardown(() => audit.close());
   audit.write(entry(1, { text_preview: 'x'.repeat(5000), error: `POST https://api.telegram.org/bot${TEST_TOKEN}/sendMessage failed` }));
+  audit.flush();
   const raw = fs.readFileSync(path.join(dir, 'audit.log'), 'utf8');
   t.notMatch(raw, TEST_TOKEN.split(':')[1]!);
   t.match(raw, /REDACTED/);
@@ -80,10 +84,12 @@ t.test('a write that cannot reach the disk never throws, is reported once, and w
   t.doesNotThrow(() => {
     audit.write(entry(1));
     audit.write(entry(2));
+    audit.flush();
   });
   t.equal(log.lines.filter((l) => l.includes('Audit log write failed')).length, 1);
   fs.rmSync(dir);
   audit.write(entry(3));
+  audit.flush();
   t.same(readLines(path.join(dir, 'audit.log')).map((e) => e.update_id), [3]);
 });
 
@@ -95,4 +101,18 @@ t.test('writes after close are ignored', async (t) => {
   audit.close();
   audit.write(entry(2));
   t.same(readLines(path.join(dir, 'audit.log')).map((e) => e.update_id), [1]);
+});
+
+t.test('lines are buffered and written together at the end of the turn; close writes what is still buffered', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'audit.log');
+  const audit = new AuditLog({ dir });
+  audit.write(entry(1));
+  audit.write(entry(2));
+  t.notOk(fs.existsSync(file) && fs.readFileSync(file, 'utf8').length > 0, 'nothing written during the turn');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(readLines(file).map((e) => e.update_id), [1, 2], 'one write at the end of the turn');
+  audit.write(entry(3));
+  audit.close(); // graceful shutdown: the buffered line is not lost
+  t.same(readLines(file).map((e) => e.update_id), [1, 2, 3]);
 });

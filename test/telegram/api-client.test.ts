@@ -119,3 +119,26 @@ t.test('setWebhook with a certificate uploads it as multipart', async (t) => {
   t.equal(info.url, 'https://127.0.0.1:8443/hook');
   t.equal(info.has_custom_certificate, true);
 });
+
+t.test('a Bot API that never answers times out (undici timeouts) as TelegramNetworkError, and a caller abort ends a long poll', async (t) => {
+  const http = await import('node:http');
+  const held = new Set<import('node:http').ServerResponse>();
+  const server = http.createServer((_req, res) => void held.add(res)); // reads the request, never answers
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  const log = captureLogger([TEST_TOKEN]);
+  const api = new TelegramApi({ token: TEST_TOKEN, apiBase: `http://127.0.0.1:${port}/`, logger: log.logger, redact: createRedactor([TEST_TOKEN]), timeoutMs: 200, maxAttempts: 1 });
+  t.teardown(async () => {
+    for (const res of held) res.destroy();
+    await api.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const err = await api.getMe().catch((e: unknown) => e);
+  t.type(err, TelegramNetworkError);
+  t.match((err as Error).message, /timed out/);
+  t.notMatch((err as Error).message, TEST_TOKEN);
+  const controller = new AbortController();
+  const poll = api.getUpdates({ timeout: 30 }, { signal: controller.signal }).catch((e: unknown) => e);
+  controller.abort();
+  t.type(await poll, TelegramNetworkError, 'the caller abort ends the call at once, not after the poll timeout');
+});

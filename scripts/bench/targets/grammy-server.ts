@@ -4,11 +4,16 @@ import { Bot, webhookCallback } from 'grammy';
 import { announceListening, readTargetOptions } from './target-options.js';
 
 /**
- * The peer: grammY's webhookCallback on Fastify over HTTPS, checking the secret token, with a
- * no-op message handler. botInfo is preset so no getMe leaves the machine; nothing is stored.
+ * The peer: grammY's webhookCallback on Fastify over HTTPS, checking the secret token. Without
+ * `apiRoot` the message handler does nothing (the intake row: what grammY costs before any work);
+ * with it, the handler replies to every message through that Bot API (ctx.reply, the throughput
+ * row: the same work skillgate does, minus storing). botInfo is preset so no getMe leaves the
+ * machine; nothing is stored.
  */
 const options = readTargetOptions(process.argv);
+const REPLY_TEXT = 'Hi! I run skills for you. Send /help to see them.';
 const bot = new Bot(options.token, {
+  ...(options.apiRoot ? { client: { apiRoot: options.apiRoot } } : {}),
   botInfo: {
     id: Number(options.token.split(':')[0]),
     is_bot: true,
@@ -25,7 +30,8 @@ const bot = new Bot(options.token, {
     supports_join_request_queries: false,
   },
 });
-bot.on('message', () => undefined);
+if (options.apiRoot) bot.on('message', (ctx) => ctx.reply(REPLY_TEXT));
+else bot.on('message', () => undefined);
 
 const app = Fastify({
   logger: false,

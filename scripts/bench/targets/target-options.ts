@@ -6,6 +6,8 @@ export interface TargetOptions {
   path: string;
   secret: string;
   token: string;
+  /** grammY only: the fake Bot API to reply through (TELEGRAM_API_BASE); absent: a no-op handler. */
+  apiRoot?: string;
 }
 
 export function readTargetOptions(argv: string[]): TargetOptions {

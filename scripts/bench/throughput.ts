@@ -1,0 +1,113 @@
+import type { BenchContext } from './context.js';
+import { BASE_USER_ID, telegramUpdate } from './payload.js';
+import { withFakeTelegram, withSkillgate, withTarget, type FakeTelegramProcess } from './servers.js';
+import type { BenchChild } from './processes.js';
+import { cpuMs, percentiles, round } from './stats.js';
+import { WebhookClient } from './webhook-client.js';
+
+/** A greeting no skill matches: skillgate answers with the help text, grammY with a fixed line. */
+const TEXT = 'Hello! What can you do for me today?';
+const CHATS = 100;
+/** Bound on the N-th reply after the last POST was acknowledged (a stuck target fails the run). */
+const REPLY_TIMEOUT_MS = 60_000;
+
+export interface ThroughputFigures {
+  /** First POST until the N-th reply arrived at the fake Bot API. */
+  ms: number;
+  msg_per_s: number;
+  /** Webhook POST until its 200. */
+  ack_p50_ms: number;
+  ack_p99_ms: number;
+  non200: number;
+  /**
+   * CPU time of the server process (all its threads: event loop, GC, fsyncs in the threadpool)
+   * per message over the measured window, in ms. Far steadier than msg/s on a shared machine:
+   * other load stretches the wall clock, much less the CPU a message costs.
+   */
+  cpu_ms_per_msg: number;
+}
+
+export interface ThroughputResults {
+  n: number;
+  chats: number;
+  connections: number;
+  skillgate: ThroughputFigures;
+  /** grammY's webhookCallback on Fastify with a handler that calls ctx.reply for every message. */
+  grammy_reply: ThroughputFigures;
+}
+
+/**
+ * The same work on both sides: N text messages over 100 chats, pushed over `connections`
+ * keep-alive HTTPS connections, one reply each to the same fake Bot API (its own process). Timed
+ * from the first POST until the fake saw the N-th sendMessage. A warm-up of N/10 messages first
+ * (JIT, connections, the gateway's first commits), not counted.
+ */
+export async function benchThroughput(ctx: BenchContext): Promise<ThroughputResults> {
+  const n = ctx.profile.throughputMessages;
+  const connections = ctx.profile.connections;
+  const warmup = Math.max(100, Math.floor(n / 10));
+  const run = (telegram: FakeTelegramProcess, url: string, child: BenchChild) => drive(ctx, telegram, url, child, warmup, n, connections);
+  ctx.progress(`throughput: grammY replying, ${n} messages over ${CHATS} chats, ${connections} connections`);
+  const grammy = await withFakeTelegram(ctx, (telegram) =>
+    withTarget(ctx, 'grammy-server.ts', (url, child) => run(telegram, url, child), { apiRoot: telegram.apiBase }),
+  );
+  ctx.progress(`throughput: skillgate, ${n} messages`);
+  const skillgate = await withFakeTelegram(ctx, (telegram) => withSkillgate(ctx, 'throughput', telegram, (url, child) => run(telegram, url, child)));
+  return { n, chats: CHATS, connections, skillgate, grammy_reply: grammy };
+}
+
+async function drive(
+  ctx: BenchContext,
+  telegram: FakeTelegramProcess,
+  url: string,
+  child: BenchChild,
+  warmup: number,
+  n: number,
+  connections: number,
+): Promise<ThroughputFigures> {
+  const client = new WebhookClient(url, ctx.tls.cert, connections);
+  try {
+    await telegram.mark();
+    await push(client, 1, warmup, connections);
+    await telegram.until(warmup, REPLY_TIMEOUT_MS);
+    await telegram.mark();
+    const started = performance.now();
+    const cpuBefore = cpuMs(child.pid);
+    const replies = telegram.until(n, REPLY_TIMEOUT_MS * 2);
+    const { acks, non200 } = await push(client, warmup + 1, n, connections);
+    await replies;
+    const ms = performance.now() - started;
+    const cpu = cpuMs(child.pid) - cpuBefore;
+    const ack = percentiles(acks);
+    return {
+      ms: Math.round(ms),
+      msg_per_s: Math.round((n * 1000) / ms),
+      ack_p50_ms: ack.p50_ms,
+      ack_p99_ms: ack.p99_ms,
+      non200,
+      cpu_ms_per_msg: round(cpu / n, 3),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Posts updates first .. first+count-1 with `connections` requests in flight; every loop ends when the ids run out. */
+async function push(client: WebhookClient, first: number, count: number, connections: number): Promise<{ acks: number[]; non200: number }> {
+  const acks: number[] = [];
+  let non200 = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const id = first + next++;
+      const body = telegramUpdate({ updateId: id, userId: BASE_USER_ID + (id % CHATS), text: TEXT });
+      const at = performance.now();
+      const status = await client.post(body);
+      acks.push(performance.now() - at);
+      if (status !== 200) non200++;
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, worker));
+  if (non200 > 0) throw new Error(`throughput: ${non200} of ${count} webhook POSTs were not answered 200`);
+  return { acks: acks.map((a) => round(a, 3)), non200 };
+}
