@@ -1,7 +1,51 @@
+/**
+ * The skill host protocol, the gateway's side: what host.py reads and writes, one JSON object per
+ * line. src/skills/skillgate_host/wire.py is the Python side and describes the whole exchange;
+ * both are checked against the same examples in test/fixtures/protocol/.
+ */
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 
-/** Frames host.py writes on a call channel (see the protocol at the top of host.py). */
+/** One call's request, the first line the gateway writes on a call channel. */
+export interface CallRequest {
+  skill: string;
+  /** The .py file (in the live snapshot) that defines it; the cold host imports only that one. */
+  file: string;
+  args: Record<string, unknown>;
+}
+
+export function requestLine(request: CallRequest): string {
+  return `${JSON.stringify(request)}\n`;
+}
+
+/** Stops the call now (the host matches this exact object; EOF on the channel stops it too). */
+export const KILL_LINE = `${JSON.stringify({ op: 'kill' })}\n`;
+
+/** What `host.py discover` prints: the registry of a skills folder, one line. */
+export const discoveryReport = z.object({
+  skills: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      parameters: z.object({
+        type: z.literal('object'),
+        properties: z.record(z.string(), z.record(z.string(), z.unknown())),
+        required: z.array(z.string()),
+        additionalProperties: z.literal(false),
+      }),
+      file: z.string(),
+      requiresApproval: z.boolean(),
+      network: z.boolean().default(false),
+    }),
+  ),
+  errors: z.array(z.object({ file: z.string(), error: z.string() })),
+  warnings: z.array(z.string()),
+  files: z.record(z.string(), z.array(z.string())),
+});
+
+export type DiscoveryReport = z.infer<typeof discoveryReport>;
+
+/** Frames host.py writes on a call channel and, when warm, while starting. */
 const startFrame = z.object({ t: z.literal('start'), pid: z.number().int() });
 
 const skillOutcome = z.union([

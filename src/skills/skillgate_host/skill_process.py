@@ -9,7 +9,7 @@ import sys
 import traceback
 
 from .confinement import confine_call
-from .log import warn
+from .log import limit_name, warn
 from .wire import describe_exception, write_frame
 
 PR_SET_PDEATHSIG = 1
@@ -62,7 +62,7 @@ def apply_limits(limits, for_host=False):
         try:
             resource.setrlimit(which, (soft, hard))
         except (ValueError, OSError) as err:
-            warn(f"setrlimit({which}, {(soft, hard)}) failed, the limit is not applied: {err}")
+            warn(f"setrlimit({limit_name(which)}, {(soft, hard)}) failed, the limit is not applied: {err}")
     if not for_host:
         # A crashing skill must not drop a core file (memory, maybe secrets) into the workspace.
         try:
