@@ -12,6 +12,8 @@ import typing
 from dataclasses import dataclass
 from typing import Optional
 
+NONE_TYPE = type(None)
+
 
 def json_key(field_name):
     head, *rest = field_name.split("_")
@@ -54,7 +56,7 @@ class _FromJson:
 def _convert(kind, value, where):
     """`value` checked against the annotation `kind` (nested classes built from their JSON)."""
     if typing.get_origin(kind) is typing.Union:
-        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        options = [k for k in typing.get_args(kind) if k is not NONE_TYPE]
         return None if value is None else _convert(options[0], value, where)
     if isinstance(kind, type) and issubclass(kind, _FromJson):
         return kind.from_json(value)

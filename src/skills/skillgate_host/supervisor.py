@@ -95,6 +95,7 @@ class Supervisor:
     # ------------------------------------------------------------------ handlers
 
     def _on_accept(self, _call, _fd, _mask):
+        assert self.listener is not None  # registered only while listening
         try:
             conn, _ = self.listener.accept()
         except BlockingIOError:
@@ -114,6 +115,7 @@ class Supervisor:
         if os.read(fd, 4096):
             return
         # The gateway closed our stdin: accept nothing more, let running calls finish.
+        assert self.listener is not None
         self.sel.unregister(fd)
         self.sel.unregister(self.listener)
         self.listener.close()

@@ -26,6 +26,7 @@ class HostConfigTest(unittest.TestCase):
 
     def test_typed_values(self):
         cfg = HostConfig.from_json(self.example)
+        assert cfg.confine is not None and cfg.cgroups is not None
         self.assertEqual(cfg.import_timeout_ms, 10000)
         self.assertEqual(cfg.limits.file_bytes, 67108864)
         self.assertEqual(cfg.confine.tmp_root, "/tmp/skillgate-skills-x/tmp")
