@@ -1,37 +1,12 @@
 // Skill files may import the decorator shipped with the host package, or define their own inline
-// (CONTRACT section 6): both work in every sandbox, warm and cold.
-import { execFileSync } from 'node:child_process';
+// (CONTRACT section 6): both work in every sandbox, warm and cold. The same files are discovered by
+// test/skills/python/test_discovery.py.
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
-import { DECORATOR, MODES, startRuntime } from './helpers.js';
+import { bwrapWorks, FIXTURES, MODES, startRuntime } from './helpers.js';
 
-const SHIPPED = `from skillgate_host.decorator import skill
-
-
-@skill("Greet someone", approval=True)
-def greet(name: str):
-    return f"hello {name}"
-
-
-@skill("Fetch a page", network=True)
-def fetch(url: str):
-    return url
-`;
-
-const INLINE = `${DECORATOR}
-
-@skill("Add two numbers")
-def add(a: int, b: int = 2):
-    return a + b
-`;
-
-function bwrapWorks(): boolean {
-  try {
-    execFileSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const form = (name: string) => fs.readFileSync(path.join(FIXTURES, 'skills-decorators', name), 'utf8');
 
 const sandboxes = [
   { sandbox: 'auto', skip: false },
@@ -42,7 +17,7 @@ const sandboxes = [
 for (const { sandbox, skip } of sandboxes) {
   for (const mode of MODES) {
     t.test(`${mode}, SKILL_SANDBOX=${sandbox}: the shipped decorator and an inline one`, { skip }, async (t) => {
-      const { runtime } = await startRuntime(t, { 'shipped.py': SHIPPED, 'inline.py': INLINE }, { mode, sandbox });
+      const { runtime } = await startRuntime(t, { 'shipped.py': form('shipped_form.py'), 'inline.py': form('inline_form.py') }, { mode, sandbox });
       t.same(runtime.list().map((s) => s.name).sort(), ['add', 'fetch', 'greet'], 'both files load');
       t.equal(runtime.get('greet')?.requiresApproval, true, 'approval=True is read');
       t.equal(runtime.get('fetch')?.network, true, 'network=True is read');

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -98,3 +99,13 @@ export async function eventually(check: () => boolean, attempts = 100): Promise<
 }
 
 export const MODES = ['warm', 'cold'] as const;
+
+/** bubblewrap is installed and may create the namespaces SKILL_SANDBOX=bwrap uses, here. */
+export function bwrapWorks(): boolean {
+  try {
+    execFileSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

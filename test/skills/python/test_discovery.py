@@ -2,53 +2,22 @@
 
 import os
 import tempfile
-import textwrap
 import typing
 import unittest
 
-import _paths  # noqa: F401 (puts the host package on sys.path)
+import _paths  # puts the host package on sys.path
 from skillgate_host.decorator import skill
 from skillgate_host.discovery import find_skills, import_skill_files, param_docs, parameters_of, type_schema
 
-SHIPPED = '''
-from skillgate_host.decorator import skill
+FORMS = os.path.join(_paths.ROOT, "test", "fixtures", "skills-decorators")  # the TypeScript test runs them too
 
 
-@skill("Say hello", approval=True)
-def hello(name: str, times: int = 1):
-    """Greets.
-
-    Args:
-        name: who to greet
-    """
-    return "hello " * times + name
+def form(name):
+    with open(os.path.join(FORMS, name), encoding="utf-8") as f:
+        return f.read()
 
 
-@skill("Fetch a page", network=True)
-def fetch(url: str):
-    return url
-'''
-
-INLINE = '''
-import functools
-
-
-def skill(description, approval=False):
-    def decorator(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return func(*args, **kwargs)
-        wrapper.is_skill = True
-        wrapper.description = description
-        wrapper.requires_approval = approval
-        return wrapper
-    return decorator
-
-
-@skill("Add two numbers")
-def add(a: int, b: int = 2):
-    return a + b
-'''
+SHIPPED, INLINE = form("shipped_form.py"), form("inline_form.py")
 
 
 class DiscoveryTest(unittest.TestCase):
@@ -56,7 +25,7 @@ class DiscoveryTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as directory:
             for name, source in files.items():
                 with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
-                    f.write(textwrap.dedent(source))
+                    f.write(source)
             modules, errors = import_skill_files(directory, 5)
             functions, entries, warnings = find_skills(modules)
         return functions, {e["name"]: e for e in entries}, errors, warnings
@@ -64,17 +33,17 @@ class DiscoveryTest(unittest.TestCase):
     def test_both_decorator_forms_in_one_folder(self):
         functions, entries, errors, warnings = self.discover({"shipped.py": SHIPPED, "inline.py": INLINE, "_helper.py": "x = 1\n"})
         self.assertEqual((errors, warnings), ([], []))
-        self.assertEqual(sorted(entries), ["add", "fetch", "hello"])
-        hello = entries["hello"]
-        self.assertEqual((hello["description"], hello["requiresApproval"], hello["network"], hello["file"]), ("Say hello", True, False, "shipped.py"))
-        self.assertEqual(hello["parameters"]["required"], ["name"])
-        self.assertEqual(hello["parameters"]["properties"]["name"], {"type": "string", "description": "who to greet"})
+        self.assertEqual(sorted(entries), ["add", "fetch", "greet"])
+        greet = entries["greet"]
+        self.assertEqual((greet["description"], greet["requiresApproval"], greet["network"], greet["file"]), ("Greet someone", True, False, "shipped.py"))
+        self.assertEqual(greet["parameters"]["required"], ["name"])
+        self.assertEqual(greet["parameters"]["properties"]["name"], {"type": "string", "description": "who to greet"})
         self.assertTrue(entries["fetch"]["network"])
         add = entries["add"]
         self.assertEqual((add["description"], add["requiresApproval"], add["network"], add["file"]), ("Add two numbers", False, False, "inline.py"))
         self.assertEqual(add["parameters"]["properties"]["b"], {"type": "integer", "default": 2})
         self.assertEqual(functions["add"](a=1), 3)
-        self.assertEqual(functions["hello"](name="x", times=2), "hello hello x")
+        self.assertEqual(functions["greet"](name="x", times=2), "hello hello x")
 
     def test_a_broken_file_is_an_error_and_the_rest_load(self):
         _, entries, errors, _ = self.discover({"ok.py": INLINE, "broken.py": "def (:\n"})
