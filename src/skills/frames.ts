@@ -45,6 +45,22 @@ export const discoveryReport = z.object({
 
 export type DiscoveryReport = z.infer<typeof discoveryReport>;
 
+/** The host's own warnings on its stderr (skillgate_host/log.py): lines that start with this. */
+export const HOST_WARNING_PREFIX = 'skillgate host: ';
+
+/**
+ * Calls `onWarning` with each of the host's own warnings on `stderr` (a limit it could not set).
+ * Other lines there (what skill files print while imported) are not for the log.
+ */
+export function readHostWarnings(stderr: Readable, onWarning: (text: string) => void): void {
+  let partial = '';
+  stderr.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop()!.slice(-4096);
+    for (const line of lines) if (line.startsWith(HOST_WARNING_PREFIX)) onWarning(line.slice(HOST_WARNING_PREFIX.length));
+  });
+}
+
 /** Frames host.py writes on a call channel and, when warm, while starting. */
 const startFrame = z.object({ t: z.literal('start'), pid: z.number().int() });
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
-import { discoveryReport, type DiscoveryReport } from './frames.js';
+import { discoveryReport, readHostWarnings, type DiscoveryReport } from './frames.js';
 import { killGroup, type HostLauncher } from './launcher.js';
 import type { SkillInfo } from './types.js';
 import { compileArgsValidator, type ArgsCheck } from './validate.js';
@@ -119,6 +119,7 @@ export class SkillRegistry {
     child.stderr!.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString('utf8')).slice(-2000);
     });
+    readHostWarnings(child.stderr!, (text) => this.options.logger.warn({ dir }, `Skill discovery: ${text}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => killGroup(child.pid), DISCOVERY_TIMEOUT_MS);
       child.once('error', (err) => {

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
-import { readFrames, type ReadyFrame } from './frames.js';
+import { readFrames, readHostWarnings, type ReadyFrame } from './frames.js';
 import { killGroup, type HostLauncher } from './launcher.js';
 import { treeRssBytes } from './process-memory.js';
 import { warmTransport, type CallTransport } from './transport.js';
@@ -163,6 +163,7 @@ export class WarmHost {
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-4096);
     });
+    readHostWarnings(child.stderr!, (text) => this.logger.warn({ pid: child.pid }, `Warm skill host: ${text}`));
     child.on('error', () => undefined); // 'exit' follows; a missing binary is reported there
     child.once('exit', (code, signal) => {
       generation.exited = true;

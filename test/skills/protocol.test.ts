@@ -2,9 +2,10 @@
 // too (test/fixtures/protocol/, test/skills/python/test_wire.py): the two sides cannot drift.
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import t from 'tap';
 import type { HostCgroupConfig } from '../../src/skills/cgroups.js';
-import { discoveryReport, hostFrame, KILL_LINE, requestLine, type CallRequest } from '../../src/skills/frames.js';
+import { discoveryReport, hostFrame, KILL_LINE, readHostWarnings, requestLine, type CallRequest } from '../../src/skills/frames.js';
 import type { HostConfig } from '../../src/skills/launcher.js';
 import type { SkillLimits } from '../../src/skills/limits.js';
 import type { HostConfine } from '../../src/skills/sandbox.js';
@@ -15,6 +16,7 @@ const frames = read('host-frames.json') as {
   valid: { name: string; frame: unknown }[];
   invalid: { name: string; frame: unknown }[];
   registry: { frame: unknown };
+  warning: { line: string; text: string };
 };
 const lines = read('gateway-lines.json') as { request: CallRequest; kill: string };
 const hostConfig = read('host-config.json') as Record<string, unknown>;
@@ -35,6 +37,17 @@ t.test("discovery's registry line is read as it was written", async (t) => {
   const parsed = discoveryReport.safeParse(frames.registry.frame);
   t.ok(parsed.success);
   t.same(parsed.data, frames.registry.frame);
+});
+
+t.test("the host's own warnings are read from its stderr, and only those", async (t) => {
+  const stderr = new PassThrough();
+  const warnings: string[] = [];
+  readHostWarnings(stderr, (text) => warnings.push(text));
+  const { line, text } = frames.warning;
+  stderr.write('a skill file printed this while imported\n');
+  stderr.write(line.slice(0, 20)); // a line may arrive in pieces
+  stderr.write(`${line.slice(20)}not a warning: skillgate host: inside a line\n`);
+  t.same(warnings, [text]);
 });
 
 t.test('the gateway writes the request and the kill frame the host expects', async (t) => {

@@ -5,7 +5,7 @@ import os
 import unittest
 
 from _paths import protocol_example
-from skillgate_host import wire
+from skillgate_host import log, wire
 from skillgate_host.call import Call
 
 
@@ -16,6 +16,12 @@ class FramesTest(unittest.TestCase):
             builder, args = example["build"]
             with self.subTest(builder=builder, frame=example.get("name")):
                 self.assertEqual(getattr(wire, builder)(*args), example["frame"])
+
+    def test_a_warning_is_the_shared_example_line(self):
+        warning = protocol_example("host-frames.json")["warning"]
+        builder, args = warning["build"]
+        self.assertEqual(getattr(log, builder)(*args), warning["line"])
+        self.assertEqual(log.warning_line("two\nlines"), "skillgate host: two lines\n", "one line, whatever the message")
 
     def test_a_frame_is_one_json_line(self):
         encoded = wire.encode_frame(wire.done_frame(None, "a\nb ünïcode", False, 0, None))
