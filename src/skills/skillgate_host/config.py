@@ -2,6 +2,9 @@
 TypeScript `HostConfig` of src/skills/launcher.ts, in snake_case (JSON key `importTimeoutMs` is
 field `import_timeout_ms`); test/fixtures/protocol/host-config.json is checked by both sides.
 
+Plain dataclasses (no eq, repr or frozen): those cost a millisecond more to define, and a host
+starts for every cold call.
+
 Unknown or missing keys are refused at start, so a field added on one side only fails loudly
 instead of being ignored. Modules that read the config as the dict it used to be (`cfg["dir"]`,
 `cfg.get("confine")`) keep working: each class also answers by JSON key, with the typed values.
@@ -71,7 +74,7 @@ def _convert(kind, value, where):
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class SkillLimits(_FromJson):
     """Resource limits of one skill process (src/skills/limits.ts)."""
     cpu_seconds: int
@@ -81,7 +84,7 @@ class SkillLimits(_FromJson):
     processes: int
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class HostConfine(_FromJson):
     """Landlock: the domains host.py applies to itself and to every call (src/skills/sandbox.ts)."""
     kind: str
@@ -92,7 +95,7 @@ class HostConfine(_FromJson):
     network: bool
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class CgroupSlot(_FromJson):
     """One per-call cgroup slot: descriptor numbers as the host sees them (src/skills/cgroups.ts)."""
     procs: tuple[int, ...]
@@ -101,13 +104,13 @@ class CgroupSlot(_FromJson):
     oom: Optional[int]
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class HostCgroupConfig(_FromJson):
     memory_mb: int
     slots: tuple[CgroupSlot, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class HostConfig(_FromJson):
     dir: str
     workspace: str
