@@ -1,25 +1,13 @@
 """Operator skills: disk usage, reading a text file, recent changes, machine load."""
 
 import errno
-import functools
 import heapq
 import os
 import shutil
 import time
 
+from skillgate_host.decorator import skill  # shipped next to host.py
 from _workspace import human_size, is_protected, open_file_inside, resolve_inside, workspace_root
-
-
-def skill(description, approval=False):
-    def decorator(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return func(*args, **kwargs)
-        wrapper.is_skill = True
-        wrapper.description = description
-        wrapper.requires_approval = approval
-        return wrapper
-    return decorator
 
 
 MAX_WALK = 100_000  # entries visited at most, so a huge tree cannot stall a call

@@ -1,24 +1,12 @@
 """Operator skills: the training workspace and the Python environment."""
 
-import functools
 import os
 import shutil
 import subprocess
 import sys
 
+from skillgate_host.decorator import skill  # shipped next to host.py
 from _workspace import human_size, is_inside, resolve_inside, workspace_root
-
-
-def skill(description, approval=False):
-    def decorator(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return func(*args, **kwargs)
-        wrapper.is_skill = True
-        wrapper.description = description
-        wrapper.requires_approval = approval
-        return wrapper
-    return decorator
 
 
 MAX_ENTRIES = 200

@@ -1,5 +1,5 @@
 import { FakeTelegram } from '../../fakes/telegram.js';
-import { treeRssBytes } from '../../src/skills/warm-host.js';
+import { treeRssBytes } from '../../src/skills/process-memory.js';
 import { gatewaySpec, type BenchContext } from './context.js';
 import { startGateway } from './gateway-process.js';
 import { sleep } from './net.js';

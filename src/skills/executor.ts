@@ -1,14 +1,7 @@
 import type { Logger } from '../observability/logger.js';
-import { readFrames, type DoneFrame, type StartFrame } from './frames.js';
+import { KILL_LINE, readFrames, requestLine, type CallRequest, type DoneFrame, type StartFrame } from './frames.js';
 import { killGroup } from './launcher.js';
 import type { CallTransport, TransportEnd } from './transport.js';
-
-export interface CallRequest {
-  skill: string;
-  /** The .py file (in the live snapshot) that defines it; the cold host imports only that one. */
-  file: string;
-  args: Record<string, unknown>;
-}
 
 /** Everything one call produced, before it is turned into a SkillResult. */
 export interface Execution {
@@ -53,7 +46,7 @@ export function execute(transport: CallTransport, request: CallRequest, options:
     const stop = (why: 'timeout' | 'cancelled') => {
       if (execution.stoppedFor || execution.done || settled) return;
       execution.stoppedFor = why;
-      transport.input.write('{"op":"kill"}\n');
+      transport.input.write(KILL_LINE);
       if (execution.start && !options.namespacedPids) killGroup(execution.start.pid);
       graceTimer = setTimeout(() => {
         if (execution.start && !options.namespacedPids) killGroup(execution.start.pid);
@@ -80,7 +73,7 @@ export function execute(transport: CallTransport, request: CallRequest, options:
       execution.end = end;
       finish();
     });
-    transport.input.write(`${JSON.stringify(request)}\n`);
+    transport.input.write(requestLine(request));
     if (options.signal?.aborted) stop('cancelled');
   });
 }

@@ -1,7 +1,67 @@
+/**
+ * The skill host protocol, the gateway's side: what host.py reads and writes, one JSON object per
+ * line. src/skills/skillgate_host/wire.py is the Python side and describes the whole exchange;
+ * both are checked against the same examples in test/fixtures/protocol/.
+ */
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 
-/** Frames host.py writes on a call channel (see the protocol at the top of host.py). */
+/** One call's request, the first line the gateway writes on a call channel. */
+export interface CallRequest {
+  skill: string;
+  /** The .py file (in the live snapshot) that defines it; the cold host imports only that one. */
+  file: string;
+  args: Record<string, unknown>;
+}
+
+export function requestLine(request: CallRequest): string {
+  return `${JSON.stringify(request)}\n`;
+}
+
+/** Stops the call now (the host matches this exact object; EOF on the channel stops it too). */
+export const KILL_LINE = `${JSON.stringify({ op: 'kill' })}\n`;
+
+/** What `host.py discover` prints: the registry of a skills folder, one line. */
+export const discoveryReport = z.object({
+  skills: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      parameters: z.object({
+        type: z.literal('object'),
+        properties: z.record(z.string(), z.record(z.string(), z.unknown())),
+        required: z.array(z.string()),
+        additionalProperties: z.literal(false),
+      }),
+      file: z.string(),
+      requiresApproval: z.boolean(),
+      network: z.boolean().default(false),
+    }),
+  ),
+  errors: z.array(z.object({ file: z.string(), error: z.string() })),
+  warnings: z.array(z.string()),
+  files: z.record(z.string(), z.array(z.string())),
+});
+
+export type DiscoveryReport = z.infer<typeof discoveryReport>;
+
+/** The host's own warnings on its stderr (skillgate_host/log.py): lines that start with this. */
+export const HOST_WARNING_PREFIX = 'skillgate host: ';
+
+/**
+ * Calls `onWarning` with each of the host's own warnings on `stderr` (a limit it could not set).
+ * Other lines there (what skill files print while imported) are not for the log.
+ */
+export function readHostWarnings(stderr: Readable, onWarning: (text: string) => void): void {
+  let partial = '';
+  stderr.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop()!.slice(-4096);
+    for (const line of lines) if (line.startsWith(HOST_WARNING_PREFIX)) onWarning(line.slice(HOST_WARNING_PREFIX.length));
+  });
+}
+
+/** Frames host.py writes on a call channel and, when warm, while starting. */
 const startFrame = z.object({ t: z.literal('start'), pid: z.number().int() });
 
 const skillOutcome = z.union([

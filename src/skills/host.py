@@ -12,13 +12,8 @@ src/skills/*.ts, never by hand:
                                  (a spare is forked ahead of its call: skillgate_host/spawner.py)
   host.py call     CONFIG_JSON   cold: one request on stdin, frames on stdout
 
-CONFIG_JSON holds paths and limits only (never a secret, never user data). One call speaks
-newline-delimited JSON on its channel (a unix socket when warm, stdin/stdout when cold):
-
-  gateway -> host   {"skill": NAME, "args": {...}}   then, to stop it early, {"op": "kill"}
-  host -> gateway   {"t": "start", "pid": SKILL_PID}
-                    {"t": "done", "result": {...} | null, "stdout": "...", "stdout_truncated": bool,
-                     "code": EXIT_CODE | null, "signal": NAME | null}
+CONFIG_JSON is a HostConfig (skillgate_host/config.py); the frames each mode writes and reads are
+described in one place, skillgate_host/wire.py (src/skills/frames.ts on the gateway's side).
 
 The skill process is a direct child of the host, in a session and process group of its own with
 resource limits. The host collects its output, caps it, kills the whole group on request, at the
@@ -35,29 +30,30 @@ import sys
 # The package sits next to this file; say so explicitly, in case Python runs with -P / safe path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from skillgate_host.cgroup import slots_from
-from skillgate_host.confinement import confine_call, confine_host, probe, remove_call_tmp
-from skillgate_host.discovery import find_skills, import_one_file, import_skill_files
-from skillgate_host.isolation import discover_isolated
-from skillgate_host.skill_process import apply_limits, drop_privileges
-from skillgate_host.supervisor import MAX_REQUEST_BYTES, Supervisor
-from skillgate_host.wire import error_done, write_frame
+from skillgate_host.cgroup import slots_from  # noqa: E402 (the path above comes first)
+from skillgate_host.config import HostConfig  # noqa: E402
+from skillgate_host.confinement import confine_call, confine_host, probe, remove_call_tmp  # noqa: E402
+from skillgate_host.discovery import find_skills, import_one_file, import_skill_files  # noqa: E402
+from skillgate_host.isolation import discover_isolated  # noqa: E402
+from skillgate_host.skill_process import apply_limits, drop_privileges  # noqa: E402
+from skillgate_host.supervisor import MAX_REQUEST_BYTES, Supervisor  # noqa: E402
+from skillgate_host.wire import error_done, importing_frame, parse_request, ready_frame, registry_frame, write_frame  # noqa: E402
 
 REAL_STDOUT = 1
 
 
 def mode_discover(cfg):
-    apply_limits(cfg["limits"])
+    apply_limits(cfg.limits)
     slots = slots_from(cfg)  # the cgroup descriptors were opened by the gateway: usable after confine
     confine_host(cfg)
     # Each file in a child of its own: one that kills Python on import costs only itself. Each
     # child joins its cgroup slot, then confines itself again, like a call, before the file's
     # top-level code runs.
     entries, errors, warnings, files = discover_isolated(
-        cfg["dir"], cfg["importTimeoutMs"] / 1000, slots, lambda: confine_call(cfg), lambda pid: remove_call_tmp(cfg, pid)
+        cfg.dir, cfg.import_timeout_ms / 1000, slots, lambda: confine_call(cfg), lambda pid: remove_call_tmp(cfg, pid)
     )
     # Keep our real stdout for the registry; skill files may print while being imported.
-    write_frame(REAL_STDOUT, {"skills": entries, "errors": errors, "warnings": warnings, "files": files})
+    write_frame(REAL_STDOUT, registry_frame(entries, errors, warnings, files))
 
 
 def mode_call(cfg):
@@ -68,7 +64,7 @@ def mode_call(cfg):
         return
     file = request.get("file")
     confine_host(cfg)
-    modules, errors = import_one_file(cfg["dir"], file, cfg["importTimeoutMs"] / 1000)
+    modules, errors = import_one_file(cfg.dir, file, cfg.import_timeout_ms / 1000)
     if errors:
         write_frame(REAL_STDOUT, error_done(f"{file}: {errors[0]['error']}"))
         return
@@ -88,49 +84,47 @@ def read_request(fd):
         if not chunk:
             break
         buf += chunk
-    request = json.loads(bytes(buf).split(b"\n", 1)[0].decode("utf-8"))
-    if not isinstance(request, dict):
-        raise ValueError("the request is not a JSON object")
-    return request
+    return parse_request(bytes(buf).split(b"\n", 1)[0])
 
 
 def mode_serve(cfg):
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(cfg["socket"])
+    listener.bind(cfg.socket)
     listener.listen(128)
-    drop_privileges(cfg.get("runAs"))
-    apply_limits(cfg["limits"], for_host=True)
+    drop_privileges(cfg.run_as)
+    apply_limits(cfg.limits, for_host=True)
     confine_host(cfg)  # before the first skill file is imported
     # Discovery imported each file in a child of its own; we import them all in this process. If
     # one still kills us (it behaves differently here), the gateway knows which from the last
     # "importing" frame and restarts us without it.
     modules, errors = import_skill_files(
-        cfg["dir"],
-        cfg["importTimeoutMs"] / 1000,
-        exclude=set(cfg.get("exclude") or ()),
-        before_each=lambda file: write_frame(REAL_STDOUT, {"t": "importing", "file": file}),
+        cfg.dir,
+        cfg.import_timeout_ms / 1000,
+        exclude=set(cfg.exclude),
+        before_each=lambda file: write_frame(REAL_STDOUT, importing_frame(file)),
     )
-    write_frame(REAL_STDOUT, {"t": "importing", "file": None})
+    write_frame(REAL_STDOUT, importing_frame(None))
     functions, entries, _ = find_skills(modules)
     # Forked children share the host's pages copy-on-write; keep the collector off them.
     gc.freeze()
     supervisor = Supervisor(functions, cfg)
-    write_frame(REAL_STDOUT, {"t": "ready", "pid": os.getpid(), "skills": [e["name"] for e in entries], "errors": errors})
+    write_frame(REAL_STDOUT, ready_frame(os.getpid(), [e["name"] for e in entries], errors))
     supervisor.serve(listener, 0)
 
 
 def main():
     global REAL_STDOUT
-    mode, cfg = sys.argv[1], json.loads(sys.argv[2])
+    mode = sys.argv[1]
     if mode == "probe":
         write_frame(1, probe())
         return
+    cfg = HostConfig.from_json(json.loads(sys.argv[2]))
     # Skill code may print at import time; frames go to a private copy of the original stdout.
     REAL_STDOUT = os.dup(1)
     os.dup2(2, 1)
-    os.chdir(cfg["workspace"])
+    os.chdir(cfg.workspace)
     if mode != "serve":
-        drop_privileges(cfg.get("runAs"))
+        drop_privileges(cfg.run_as)
     {"discover": mode_discover, "call": mode_call, "serve": mode_serve}[mode](cfg)
 
 

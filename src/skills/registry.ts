@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
+import { discoveryReport, readHostWarnings, type DiscoveryReport } from './frames.js';
 import { killGroup, type HostLauncher } from './launcher.js';
 import type { SkillInfo } from './types.js';
 import { compileArgsValidator, type ArgsCheck } from './validate.js';
@@ -13,27 +13,6 @@ export interface RegisteredSkill {
   fileName: string;
   validate: (args: unknown) => ArgsCheck;
 }
-
-const discoveryReport = z.object({
-  skills: z.array(
-    z.object({
-      name: z.string(),
-      description: z.string(),
-      parameters: z.object({
-        type: z.literal('object'),
-        properties: z.record(z.string(), z.record(z.string(), z.unknown())),
-        required: z.array(z.string()),
-        additionalProperties: z.literal(false),
-      }),
-      file: z.string(),
-      requiresApproval: z.boolean(),
-      network: z.boolean().default(false),
-    }),
-  ),
-  errors: z.array(z.object({ file: z.string(), error: z.string() })),
-  warnings: z.array(z.string()),
-  files: z.record(z.string(), z.array(z.string())),
-});
 
 const DISCOVERY_TIMEOUT_MS = 60_000;
 const MAX_REPORT_BYTES = 16 * 1024 * 1024;
@@ -127,7 +106,7 @@ export class SkillRegistry {
     if (stale) await fs.rm(stale, { recursive: true, force: true });
   }
 
-  #discover(dir: string): Promise<z.infer<typeof discoveryReport>> {
+  #discover(dir: string): Promise<DiscoveryReport> {
     const child = this.options.launcher.spawn('discover', dir);
     child.stdin!.end();
     const chunks: Buffer[] = [];
@@ -140,6 +119,7 @@ export class SkillRegistry {
     child.stderr!.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString('utf8')).slice(-2000);
     });
+    readHostWarnings(child.stderr!, (text) => this.options.logger.warn({ dir }, `Skill discovery: ${text}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => killGroup(child.pid), DISCOVERY_TIMEOUT_MS);
       child.once('error', (err) => {

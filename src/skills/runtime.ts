@@ -1,39 +1,22 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Config } from '../config/index.js';
-import { ConfigError } from '../errors.js';
-import { CgroupPool } from './cgroups.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { skillEnvironment, type ParentEnv } from './environment.js';
+import type { Confinement } from './confinement.js';
 import { execute, type Execution } from './executor.js';
-import { HostLauncher } from './launcher.js';
+import { KILL_LINE } from './frames.js';
+import type { HostLauncher } from './launcher.js';
 import { ConcurrencyLimiter } from './limiter.js';
-import { limitsFor } from './limits.js';
-import { hostScriptPath, precompileHost, resolvePython } from './python.js';
-import { SkillRegistry } from './registry.js';
+import type { SkillRegistry } from './registry.js';
 import { toSkillResult } from './result.js';
+import { announceSkillRuntime, prepareSkillRuntime, watchSkillSources, type SkillRuntimeOptions, type SkillRuntimeParts } from './startup.js';
 import { recordCall } from './trace.js';
-import { chooseConfinement, watchFolders, type Confinement } from './confinement.js';
 import { coldTransport, type CallTransport } from './transport.js';
 import type { SkillInfo, SkillResult, SkillRunner } from './types.js';
-import { WarmHost, type WarmHostState } from './warm-host.js';
-import { watchDirectory } from './watcher.js';
+import type { WarmHost, WarmHostState } from './warm-host.js';
 
-export interface SkillRuntimeOptions {
-  config: Config['skills'];
-  logger: Logger;
-  metrics?: Metrics;
-  /**
-   * The gateway's environment, source of PATH, HOME, LANG, TZ and SKILL_ENV_ALLOW values (nothing
-   * else is passed on). Default: none of them (PATH falls back to the system default).
-   */
-  env?: ParentEnv;
-  /** Watch SKILLS_DIR and reload on changes. Default true; the CLI turns it off. */
-  watch?: boolean;
-}
+export type { SkillRuntimeOptions } from './startup.js';
 
 export interface SkillRuntimeStatus {
   ready: boolean;
@@ -61,81 +44,34 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
   #loadError: string | undefined;
   #closed = false;
 
-  private constructor(
-    private readonly config: Config['skills'],
-    private readonly logger: Logger,
-    private readonly metrics: Metrics | undefined,
-    private readonly confinement: Confinement,
-    private readonly launcher: HostLauncher,
-    private readonly registry: SkillRegistry,
-    private readonly limiter: ConcurrencyLimiter,
-    private readonly warm: WarmHost | undefined,
-    private readonly privateRoot: string,
-  ) {
+  private readonly config: Config['skills'];
+  private readonly logger: Logger;
+  private readonly metrics: Metrics | undefined;
+  private readonly confinement: Confinement;
+  private readonly launcher: HostLauncher;
+  private readonly registry: SkillRegistry;
+  private readonly warm: WarmHost | undefined;
+  private readonly limiter: ConcurrencyLimiter;
+
+  private constructor(parts: SkillRuntimeParts) {
     super();
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.metrics = parts.metrics;
+    this.confinement = parts.confinement;
+    this.launcher = parts.launcher;
+    this.registry = parts.registry;
+    this.warm = parts.warm;
+    this.limiter = new ConcurrencyLimiter(this.config.maxConcurrency, this.config.queueMax);
   }
 
+  /** Starts the runtime (src/skills/startup.ts) and loads the skills once. */
   static async create(options: SkillRuntimeOptions): Promise<SkillRuntime> {
-    const { config, metrics } = options;
-    const logger = options.logger.child({ component: 'skills' });
-    const isRoot = process.getuid?.() === 0;
-    if (config.runAs && !isRoot) {
-      throw new ConfigError(['SKILL_RUN_AS: only works when the gateway runs as root (it drops skill processes to that user); unset it']);
-    }
-    fs.mkdirSync(config.workspaceDir, { recursive: true });
-    const env = skillEnvironment(options.env ?? {}, { workspaceDir: config.workspaceDir, allow: config.envAllow, logger });
-    const python = await resolvePython(config.pythonBin, env, config.runAs);
-    const hostScript = hostScriptPath();
-    const privateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-skills-'));
-    const [confinement, compiled] = await Promise.all([
-      chooseConfinement(config, python, hostScript, privateRoot).catch((err: unknown) => {
-        fs.rmSync(privateRoot, { recursive: true, force: true });
-        throw err;
-      }),
-      precompileHost(python.executable, hostScript, env),
-    ]);
-    const sandbox = confinement.sandbox;
-    // Defence in depth: the shipped skills refuse these paths themselves (no secret in it).
-    if (confinement.protected.length > 0) env.SKILLGATE_PROTECTED_PATHS = confinement.protected.join(path.delimiter);
-    if (!compiled) logger.debug('Could not precompile the skill host package (read-only?); hosts compile it from source');
-    if (isRoot && !config.runAs) {
-      logger.warn('Running as root: skills run as root too. Set SKILL_RUN_AS to an unprivileged user (e.g. nobody) to drop them');
-    }
-    fs.chmodSync(privateRoot, 0o711); // SKILL_RUN_AS must be able to read the snapshots inside
-    const socketDir = path.join(privateRoot, 'sock');
-    fs.mkdirSync(socketDir, { mode: 0o700 });
-    const launcher = new HostLauncher({
-      python: python.executable,
-      hostScript,
-      sandbox,
-      env,
-      workspaceDir: config.workspaceDir,
-      runAs: config.runAs,
-      limits: limitsFor(config),
-      maxOutputBytes: config.maxOutputBytes,
-      timeoutMs: config.timeoutMs,
-      privateRoot,
-      skillsDir: config.dir,
-      hidden: config.gatewayPaths,
-      cgroups: CgroupPool.start(config, logger).pool,
-      maxConcurrency: config.maxConcurrency,
-    });
-    const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
-    const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;
-    const limiter = new ConcurrencyLimiter(config.maxConcurrency, config.queueMax);
-    const runtime = new SkillRuntime(config, logger, metrics, confinement, launcher, registry, limiter, warm, privateRoot);
+    const { python, ...parts } = await prepareSkillRuntime(options);
+    const runtime = new SkillRuntime(parts);
     await runtime.reload();
-    if (options.watch !== false) {
-      const stopSkills = watchDirectory(config.dir, 300, () => void runtime.reload(), logger);
-      const stopFolders = sandbox.kind === 'landlock' ? watchFolders(confinement.folders, () => void runtime.reload(), logger) : () => undefined;
-      runtime.#stopWatching = () => (stopSkills(), stopFolders());
-    }
-    metrics?.skillSandbox.set({ sandbox: sandbox.kind }, 1);
-    if (sandbox.kind === 'none') logger.warn({ sandbox: confinement.level }, `Skills run unconfined: ${confinement.level}`);
-    logger.info(
-      { python: python.executable, pythonVersion: python.version, mode: config.mode, sandbox: sandbox.kind, sandboxLevel: confinement.level, protected: confinement.protected, runAs: config.runAs, workspace: config.workspaceDir },
-      `Skill runtime ready (sandbox ${confinement.level})`,
-    );
+    if (options.watch !== false) runtime.#stopWatching = watchSkillSources(parts, () => void runtime.reload());
+    announceSkillRuntime(parts, python);
     return runtime;
   }
 
@@ -277,7 +213,7 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     this.#closed = true;
     this.#stopWatching();
     for (const transport of this.#active) {
-      transport.input.write('{"op":"kill"}\n');
+      transport.input.write(KILL_LINE);
       setTimeout(() => transport.destroy(), 1000).unref();
     }
     await Promise.race([
@@ -287,6 +223,6 @@ export class SkillRuntime extends EventEmitter implements SkillRunner {
     await this.warm?.close();
     await this.#reloading?.catch(() => undefined);
     this.launcher.options.cgroups?.close();
-    fs.rmSync(this.privateRoot, { recursive: true, force: true });
+    fs.rmSync(this.launcher.options.privateRoot, { recursive: true, force: true });
   }
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -6,22 +7,14 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { SkillRuntime } from '../../src/skills/runtime.js';
 import { captureLogger } from '../helpers/logger.js';
 
-/** The inline decorator exactly as skill authors write it (CONTRACT section 6). */
-export const DECORATOR = `import functools
-
-def skill(description, approval=False):
-    def decorator(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return func(*args, **kwargs)
-        wrapper.is_skill = True
-        wrapper.description = description
-        wrapper.requires_approval = approval
-        return wrapper
-    return decorator
-`;
-
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
+
+/**
+ * The inline decorator exactly as skill authors write it (CONTRACT section 6): the top of
+ * test/fixtures/skills-decorators/inline_form.py, which the Python tests discover too.
+ */
+const INLINE_FORM = fs.readFileSync(path.join(FIXTURES, 'skills-decorators', 'inline_form.py'), 'utf8');
+export const DECORATOR = `${INLINE_FORM.slice(INLINE_FORM.indexOf('import functools'), INLINE_FORM.indexOf('\n@skill(')).trimEnd()}\n`;
 
 export interface RuntimeFixture {
   runtime: SkillRuntime;
@@ -98,3 +91,13 @@ export async function eventually(check: () => boolean, attempts = 100): Promise<
 }
 
 export const MODES = ['warm', 'cold'] as const;
+
+/** bubblewrap is installed and may create the namespaces SKILL_SANDBOX=bwrap uses, here. */
+export function bwrapWorks(): boolean {
+  try {
+    execFileSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

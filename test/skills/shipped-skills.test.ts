@@ -93,9 +93,10 @@ t.test('check_python_packages without pip says so in a plain sentence, not a Pyt
   const venv = t.testdir();
   execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
   const python = path.join(venv, 'bin/python');
-  const code = 'import sys; sys.path.insert(0, sys.argv[1]); import system_skills; print(system_skills.check_python_packages())';
+  // The skills folder and the host's (the shipped decorator lives with the host package).
+  const code = 'import sys; sys.path[:0] = sys.argv[1:]; import system_skills; print(system_skills.check_python_packages())';
   // PATH without uv, so the pip attempt is the only one.
-  const output = execFileSync(python, ['-c', code, SKILLS], { encoding: 'utf8', env: { PATH: path.join(venv, 'bin'), WORKSPACE_DIR: venv } });
+  const output = execFileSync(python, ['-c', code, SKILLS, path.resolve(import.meta.dirname, '../../src/skills')], { encoding: 'utf8', env: { PATH: path.join(venv, 'bin'), WORKSPACE_DIR: venv } });
   t.match(output, /^Neither uv nor pip is available for this Python \(.*\):\npython -m pip list: .*No module named pip\.\n$/);
   t.notMatch(output.trim().split('\n').at(-1), /\[|\]/, 'no brackets of a printed list');
 });

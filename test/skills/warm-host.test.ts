@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { treeRssBytes } from '../../src/skills/warm-host.js';
+import { treeRssBytes } from '../../src/skills/process-memory.js';
 import { DECORATOR, eventually, fixture, MODES, startRuntime } from './helpers.js';
 
 const SKILLS = `${DECORATOR}

@@ -1,7 +1,10 @@
 """skillgate's Python side, used by ../host.py (standard library only).
 
 A package with a name no skill file will take, because SKILLS_DIR is on sys.path too:
-  wire          frames on a call channel (JSON lines)
+  wire          the protocol: every frame and line host.py writes and reads (JSON lines)
+  config        HostConfig, the typed config host.py is started with
+  decorator     the `skill` decorator skill files may import
+  log           the host's own warnings (a limit that could not be set), on stderr
   discovery     importing skill files, schemas from signatures
   ownership     which file a skill belongs to (its definition site, not its decorator's)
   isolation     discovery with each file imported in a child of its own (survives any file)
@@ -10,4 +13,5 @@ A package with a name no skill file will take, because SKILLS_DIR is on sys.path
   call          one call as the supervisor tracks it (channel, process, output)
   spawner       forking skill processes, and the warm host's spare forked ahead of its call
   supervisor    the single-threaded event loop that runs calls (warm host and cold call alike)
+  confinement, landlock, cgroup   the sandbox: Landlock domains and per-call cgroups
 """

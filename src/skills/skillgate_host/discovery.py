@@ -57,6 +57,8 @@ def _import_files(directory, files, timeout_s, before_each=None):
                 before_each(file)
             try:
                 spec = importlib.util.spec_from_file_location(name, os.path.join(directory, file))
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load {file} as a module")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[name] = module
                 signal.setitimer(signal.ITIMER_REAL, timeout_s)
@@ -145,6 +147,7 @@ def description_of(func, name, forwarded=None):
 
 
 PRIMITIVES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+NONE_TYPE = type(None)
 
 
 def type_schema(annotation):
@@ -157,14 +160,14 @@ def type_schema(annotation):
         if not values or not all(type(v) in PRIMITIVES for v in values):
             return None
         kinds = {PRIMITIVES[type(v)] for v in values}
-        schema = {"enum": values}
+        schema: dict[str, object] = {"enum": values}
         if len(kinds) == 1:
             schema["type"] = kinds.pop()
         return schema
     if origin in (list, typing.List) and len(args) == 1 and args[0] in PRIMITIVES:
         return {"type": "array", "items": {"type": PRIMITIVES[args[0]]}}
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
-        rest = [a for a in args if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and NONE_TYPE in args:
+        rest = [a for a in args if a is not NONE_TYPE]
         inner = type_schema(rest[0]) if len(rest) == 1 else None
         if inner is None:
             return None

@@ -53,7 +53,7 @@ def scan_in_child(directory, file, timeout_s, slots=None, child_setup=None, chil
     except OSError:
         os.close(read_fd)
         os.close(write_fd)
-        if slot is not None:
+        if slots is not None and slot is not None:
             slots.put_back(slot)
             return {"error": "not imported: out of processes"}  # never outside its cgroup
         return _scan(directory, file, timeout_s)  # out of processes: as before, in this process
@@ -79,7 +79,7 @@ def scan_in_child(directory, file, timeout_s, slots=None, child_setup=None, chil
     except OSError:
         pass
     _, status = os.waitpid(pid, 0)
-    if slot is not None:
+    if slots is not None and slot is not None:
         slots.bind(pid, slot)
         slots.end(pid)  # a daemon the file started at import (setsid, double fork) ends here
     if child_cleanup is not None:

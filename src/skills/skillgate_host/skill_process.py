@@ -9,6 +9,7 @@ import sys
 import traceback
 
 from .confinement import confine_call
+from .log import limit_name, warn
 from .wire import describe_exception, write_frame
 
 PR_SET_PDEATHSIG = 1
@@ -21,8 +22,8 @@ except OSError:  # pragma: no cover - every Linux libc loads
 
 
 def prctl(option, value):
-    if _libc is not None:
-        _libc.prctl(option, value, 0, 0, 0)
+    if _libc is not None and _libc.prctl(option, value, 0, 0, 0) != 0:
+        warn(f"prctl({option}, {value}) failed: {os.strerror(ctypes.get_errno())}")
 
 
 def drop_privileges(run_as):
@@ -60,14 +61,14 @@ def apply_limits(limits, for_host=False):
             soft, hard = min(soft, current_hard), min(hard, current_hard)
         try:
             resource.setrlimit(which, (soft, hard))
-        except (ValueError, OSError):
-            pass
+        except (ValueError, OSError) as err:
+            warn(f"setrlimit({limit_name(which)}, {(soft, hard)}) failed, the limit is not applied: {err}")
     if not for_host:
         # A crashing skill must not drop a core file (memory, maybe secrets) into the workspace.
         try:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        except (ValueError, OSError):
-            pass
+        except (ValueError, OSError) as err:
+            warn(f"setrlimit(RLIMIT_CORE, 0) failed, a crash may write a core file: {err}")
 
 
 def confine(host_pid, out_w, result_w, cfg, keep=()):

@@ -70,7 +70,7 @@ class Spawner:
             os.close(request_w)
             return
         os.set_blocking(request_w, False)
-        self.spare = Spare(pid, request_w, out_r, result_r)
+        self.spare = Spare(pid, request_w, out_r, result_r)  # pyright: ignore[reportPossiblyUnboundVariable] (bound when pid is)
 
     def check_spare(self):
         """After SIGCHLD: a spare that died (killed from outside, failed to confine) is dropped;
@@ -107,7 +107,7 @@ class Spawner:
         except OSError:
             for fd in (out_r, out_w, result_r, result_w):
                 os.close(fd)
-            if slot is not None:
+            if self.slots is not None and slot is not None:
                 self.slots.put_back(slot)
             raise
         if pid == 0:
@@ -117,7 +117,7 @@ class Spawner:
                 body(out_w, result_w)
             finally:
                 os._exit(1)
-        if slot is not None:
+        if self.slots is not None and slot is not None:
             self.slots.bind(pid, slot)
         os.close(out_w)
         os.close(result_w)

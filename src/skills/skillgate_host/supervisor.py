@@ -12,31 +12,29 @@ skill runs), which takes the fork and the confinement off the call's latency. Ea
 still serves exactly one call; without a spare a call forks its own.
 """
 
-import json
 import math
 import os
 import selectors
 import signal
 import time
 
-from .call import Call
+from .call import READ, WRITE, Call
 from .confinement import remove_call_tmp
 from .reaper import kill_group, kill_strays, leader_exited
 from .skill_process import PR_SET_CHILD_SUBREAPER, prctl
 from .spawner import Spawner
-from .wire import encode_frame, error_done
+from .wire import encode_frame, error_done, is_kill, parse_request, start_frame
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 KILL_GRACE_S = 2.0  # the gateway kills at the timeout; this backstop acts if it went quiet
 DRAIN_S = 1.0  # after the skill exits, how long something that escaped may hold its pipes
-READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
 class Supervisor:
     def __init__(self, functions, cfg):
         self.functions = functions
         self.cfg = cfg
-        self.cap = cfg["maxOutputBytes"]
+        self.cap = cfg.max_output_bytes
         self.sel = selectors.DefaultSelector()
         self.calls = set()  # every call not yet answered
         self.running = {}  # unreaped skill process pid -> its call
@@ -97,6 +95,7 @@ class Supervisor:
     # ------------------------------------------------------------------ handlers
 
     def _on_accept(self, _call, _fd, _mask):
+        assert self.listener is not None  # registered only while listening
         try:
             conn, _ = self.listener.accept()
         except BlockingIOError:
@@ -116,6 +115,7 @@ class Supervisor:
         if os.read(fd, 4096):
             return
         # The gateway closed our stdin: accept nothing more, let running calls finish.
+        assert self.listener is not None
         self.sel.unregister(fd)
         self.sel.unregister(self.listener)
         self.listener.close()
@@ -141,8 +141,8 @@ class Supervisor:
             call.reading = False  # the gateway gave up on the call
             self._watch_channel(call)
             self._kill(call)
-        elif b"kill" in data:
-            self._kill(call)
+        else:
+            self._read_after_request(call, data)
 
     def _read_request(self, call, data):
         if not data:
@@ -155,12 +155,13 @@ class Supervisor:
                 self._refuse(call, "bad request: longer than 4 MiB")
             return
         line, rest = bytes(call.request).split(b"\n", 1)
+        call.request = bytearray()
         try:
-            request = json.loads(line.decode("utf-8"))
-            name, args = request.get("skill"), request.get("args") or {}
-        except (ValueError, AttributeError) as err:
+            request = parse_request(line)
+        except ValueError as err:
             self._refuse(call, f"bad request: {err}")
             return
+        name, args = request.get("skill"), request.get("args") or {}
         func = self.functions.get(name) if isinstance(name, str) else None
         if func is None or not isinstance(args, dict):
             self._refuse(call, f"skill {name!r} is not loaded in the skill host")
@@ -172,7 +173,10 @@ class Supervisor:
             self._start(call, func, args)
         if self.listener is not None:  # a warm host: the next call's process, while this one runs
             self.spawner.prefork()
-        if b"kill" in rest:
+        self._read_after_request(call, rest)
+
+    def _read_after_request(self, call, data):
+        if any(is_kill(line) for line in call.lines_after_request(data)):
             self._kill(call)
 
     def _on_pipe(self, call, fd, _mask):
@@ -215,12 +219,12 @@ class Supervisor:
     def _adopt(self, call, pid, out_r, result_r):
         call.pid = pid
         call.pipes = {out_r: "out", result_r: "result"}
-        call.deadline = time.monotonic() + self.cfg["timeoutMs"] / 1000 + KILL_GRACE_S
+        call.deadline = time.monotonic() + self.cfg.timeout_ms / 1000 + KILL_GRACE_S
         self.running[pid] = call
         for fd in call.pipes:
             os.set_blocking(fd, False)
             self.sel.register(fd, READ, (self._on_pipe, call))
-        self._send(call, {"t": "start", "pid": pid})
+        self._send(call, start_frame(pid))
 
     def _keep(self):
         """Our children that are not strays: the running skill processes and the spare."""
@@ -275,15 +279,7 @@ class Supervisor:
         self._flush(call)
 
     def _flush(self, call):
-        while call.outbox:
-            try:
-                n = os.write(call.chan_out, call.outbox)
-            except BlockingIOError:
-                break
-            except OSError:  # the gateway went away; the call still ends properly
-                call.outbox.clear()
-                break
-            del call.outbox[:n]
+        call.write_outbox()
         if call.done and not call.outbox:
             self._close(call)
         else:
@@ -297,21 +293,4 @@ class Supervisor:
         self.calls.discard(call)
 
     def _watch_channel(self, call):
-        want_read = READ if call.reading else 0
-        want_write = WRITE if call.outbox else 0
-        if call.chan_in == call.chan_out:
-            self._interest(call.chan_in, want_read | want_write, call)
-        else:
-            self._interest(call.chan_in, want_read, call)
-            self._interest(call.chan_out, want_write, call)
-
-    def _interest(self, fd, events, call):
-        key = self.sel.get_map().get(fd)
-        data = (self._on_channel, call)
-        if key is None:
-            if events:
-                self.sel.register(fd, events, data)
-        elif not events:
-            self.sel.unregister(fd)
-        elif key.events != events:
-            self.sel.modify(fd, events, data)
+        call.watch_channel(self.sel, self._on_channel)
