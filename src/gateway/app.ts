@@ -12,7 +12,6 @@ import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createRedactor, type Redactor } from '../observability/redact.js';
 import { outboundSecrets } from '../security/outbound-secrets.js';
-import { LlmRouter } from '../router/llm-router.js';
 import { RuleRouter } from '../router/rules.js';
 import type { IntentRouter } from '../router/types.js';
 import { SkillRuntime } from '../skills/runtime.js';
@@ -118,8 +117,10 @@ export class Gateway {
         metrics,
         sendRateLimits: options.sendRateLimits ?? config.telegram.sendRate,
       });
+      // The OpenAI SDK is loaded only when the LLM router is on: the rule router's gateway does
+      // not pay its ~13 MB of resident code and heap.
       const router: IntentRouter = config.llm
-        ? new LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter, redact })
+        ? new (await import('../router/llm-router.js')).LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter, redact })
         : new RuleRouter();
       const gateway = new Gateway(config, logger, metrics, alerter, redact, store, skills, api, router);
       watch = gateway.inboxWatch;

@@ -1,9 +1,19 @@
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { Redactor } from './redact.js';
 
 export type { Logger } from 'pino';
+
+/**
+ * pino-pretty (and its colour and date libraries) is loaded only for a TTY: a gateway under
+ * systemd or Docker writes JSON and does not carry it in memory. createRequire keeps the
+ * factory synchronous (pino-pretty is CommonJS).
+ */
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+}
 
 export interface LoggerOptions {
   level: string;
@@ -22,7 +32,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const usePretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
   let destination: DestinationStream | NodeJS.WritableStream;
   if (usePretty) {
-    destination = pretty({
+    destination = loadPretty()({
       colorize: true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',
