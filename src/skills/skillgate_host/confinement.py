@@ -1,6 +1,6 @@
 """Which paths a confined process may touch, and applying that with Landlock.
 
-Three domains, each nested in the one before (each can only narrow):
+Two domains, the second nested in the first (it can only narrow):
   host      the warm host, the cold host, discovery: set before any skill file is imported
   call      every skill process, right after fork (after the cgroup, before any skill code)
 Both grant the same system paths read-only and the workspace read-write; the host also has the
@@ -68,15 +68,15 @@ def read_only_paths(cfg):
     paths = [*SYSTEM_READ, sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(exe))]
     paths += [cfg["dir"], os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
     paths += cfg["confine"].get("readOnly") or []
-    return paths + [*PROC_FILES, f"/proc/{os.getpid()}"]
+    return paths + list(PROC_FILES)
 
 
-def grants_for(cfg, writable_tmp):
+def shared_grants(cfg):
+    """What the host and each call both get: everything but the temp dirs and /proc/<own pid>."""
     confine = cfg["confine"]
     grants = [(p, landlock.READ) for p in read_only_paths(cfg)]
     grants += [(d, DEVICE_RIGHTS) for d in DEVICES]
     grants += workspace_grants(cfg["workspace"], confine.get("protected") or [])
-    grants.append((writable_tmp, landlock.FULL))
     return grants
 
 
@@ -85,8 +85,22 @@ def active(cfg):
     return bool(confine and confine.get("kind") == "landlock")
 
 
+# The shared grants, opened (O_PATH) once by the host before it restricts itself and inherited by
+# every skill process it forks: a call's domain then costs its own two rules and one rule per
+# descriptor, not a fresh walk of the workspace and ~30 opens (0.6 ms per call, measured).
+# Listing the workspace once is no loss: the host's own domain, taken at the same moment, already
+# bounds every call to those entries (a reload starts a new host).
+_shared_rules = None
+
+
+def rule_fds():
+    """Descriptors a forked skill process must keep open until confine_call()."""
+    return tuple(fd for fd, _ in _shared_rules or ())
+
+
 def confine_host(cfg):
     """The host's domain; a no-op without SKILL_SANDBOX landlock."""
+    global _shared_rules
     if not active(cfg):
         return
     confine = cfg["confine"]
@@ -95,18 +109,39 @@ def confine_host(cfg):
     tmp = os.path.join(confine["tmpRoot"], f"host-{os.getpid()}")
     os.makedirs(tmp, mode=0o700, exist_ok=True)
     _use_tmp(tmp)
-    landlock.restrict(grants_for(cfg, confine["tmpRoot"]), confine["abi"], deny_tcp=not confine.get("network"))
+    _shared_rules = landlock.open_rules(shared_grants(cfg), confine["abi"])
+    _restrict(cfg, confine["tmpRoot"], _shared_rules)
 
 
 def confine_call(cfg):
     """A skill process's own domain with a private temp dir (TMPDIR); called right after fork."""
+    global _shared_rules
     if not active(cfg):
         return
-    confine = cfg["confine"]
     tmp = call_tmp(cfg, os.getpid())
-    os.mkdir(tmp, 0o700)
+    try:
+        os.mkdir(tmp, 0o700)
+    except FileExistsError:  # left by an earlier process with this pid, not yet removed
+        shutil.rmtree(tmp)
+        os.mkdir(tmp, 0o700)
     _use_tmp(tmp)
-    landlock.restrict(grants_for(cfg, tmp), confine["abi"], deny_tcp=not confine.get("network"))
+    shared, _shared_rules = _shared_rules, None  # this process's copies: closed once applied
+    if shared is None:
+        shared = landlock.open_rules(shared_grants(cfg), cfg["confine"]["abi"])
+    try:
+        _restrict(cfg, tmp, shared)
+    finally:
+        landlock.close_rules(shared)
+
+
+def _restrict(cfg, tmp, shared):
+    """Restricts this process to `shared` plus its temp dir and its own /proc/<pid>."""
+    confine = cfg["confine"]
+    own = landlock.open_rules([(tmp, landlock.FULL), (f"/proc/{os.getpid()}", landlock.READ)], confine["abi"])
+    try:
+        landlock.restrict(shared + own, confine["abi"], deny_tcp=not confine.get("network"))
+    finally:
+        landlock.close_rules(own)
 
 
 def _use_tmp(tmp):
@@ -120,7 +155,8 @@ def call_tmp(cfg, pid):
 
 
 def remove_call_tmp(cfg, pid):
-    """The host removes a call's temp dir once the call's whole group is gone."""
+    """The host removes a call's temp dir once the call's whole group is gone (after its reply:
+    no other call can reach the folder meanwhile, its domain grants only its own)."""
     if active(cfg):
         shutil.rmtree(call_tmp(cfg, pid), ignore_errors=True)
 

@@ -103,7 +103,7 @@ class Spawner:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
-            pid = os.fork()
+            pid, born_inside = slot.fork() if slot is not None else (os.fork(), False)
         except OSError:
             for fd in (out_r, out_w, result_r, result_w):
                 os.close(fd)
@@ -113,7 +113,7 @@ class Spawner:
         if pid == 0:
             try:
                 if slot is not None:
-                    slot.enter()  # first: the whole call, its limits and its end, in one cgroup
+                    slot.enter(born_inside)  # first: the whole call, its limits and its end, in one cgroup
                 body(out_w, result_w)
             finally:
                 os._exit(1)

@@ -249,7 +249,6 @@ class Supervisor:
         kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
         # Orphans that left the group (setsid) came to us too; they may hold the pipes open.
         kill_strays(self._keep())
-        remove_call_tmp(self.cfg, pid)
         call.drain_until = time.monotonic() + DRAIN_S
         if not call.pipes:
             self._finish(call)
@@ -262,6 +261,7 @@ class Supervisor:
         call.reading = False
         call.done = True
         self._send(call, call.done_frame())
+        remove_call_tmp(self.cfg, call.pid)  # after the reply: off its critical path
 
     def _refuse(self, call, message):
         call.reading = False
