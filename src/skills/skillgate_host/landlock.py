@@ -97,26 +97,42 @@ def open_rules(grants, abi):
     return rules
 
 
-def restrict(rules, abi, deny_tcp):
-    """Restricts this process (and everything it starts) to `rules` (see open_rules). Irreversible.
-    Raises LandlockError when the kernel refuses."""
+def ruleset(rules, abi, deny_tcp):
+    """A ruleset descriptor holding `rules` (see open_rules), for restrict_self() here or in a
+    forked child: it keeps the rules, not the paths or the descriptors they came from."""
     fs_rights = FS_BY_ABI[min(abi, 5)]
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     attr = RulesetAttr(fs_rights, NET_BIND_TCP | NET_CONNECT_TCP if deny_tcp and abi >= 4 else 0,
                        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)
-    ruleset = _syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    fd = _syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))  # always close-on-exec
     try:
         rule = PathBeneathAttr()
         rule_ref = ctypes.byref(rule)
-        for fd, allowed in rules:
+        for parent_fd, allowed in rules:
             rule.allowed_access = allowed
-            rule.parent_fd = fd
-            _syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH), rule_ref, ctypes.c_uint32(0))
-        if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise LandlockError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-        _syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
+            rule.parent_fd = parent_fd
+            _syscall(SYS_ADD_RULE, ctypes.c_int(fd), ctypes.c_int(RULE_PATH_BENEATH), rule_ref, ctypes.c_uint32(0))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def restrict_self(ruleset_fd):
+    """Restricts this process (and everything it starts) to the ruleset. Irreversible. Raises
+    LandlockError when the kernel refuses."""
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise LandlockError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    _syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset_fd), ctypes.c_uint32(0))
+
+
+def restrict(rules, abi, deny_tcp):
+    """Restricts this process to `rules` at once."""
+    fd = ruleset(rules, abi, deny_tcp)
+    try:
+        restrict_self(fd)
     finally:
-        os.close(ruleset)
+        os.close(fd)
 
 
 def close_rules(rules):

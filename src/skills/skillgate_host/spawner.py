@@ -5,7 +5,7 @@ import os
 import signal
 
 from .cgroup import slots_from
-from .confinement import remove_call_tmp
+from .confinement import forked, prepare_call, remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
 
@@ -103,8 +103,10 @@ class Spawner:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
+            prepare_call(self.cfg)  # its temp dir and Landlock ruleset, made here: cheaper than in the child
             pid, born_inside = slot.fork() if slot is not None else (os.fork(), False)
         except OSError:
+            forked(self.cfg, None)
             for fd in (out_r, out_w, result_r, result_w):
                 os.close(fd)
             if slot is not None:
@@ -117,6 +119,7 @@ class Spawner:
                 body(out_w, result_w)
             finally:
                 os._exit(1)
+        forked(self.cfg, pid)
         if slot is not None:
             self.slots.bind(pid, slot)
         os.close(out_w)
