@@ -90,6 +90,21 @@ def leave_tmp():
         f.write("what call one kept")
     return path
 
+@skill("Leaves its temp dir empty but changed: mode and an extended attribute")
+def taint_tmp():
+    tmp = tempfile.gettempdir()
+    os.chmod(tmp, 0o777)
+    try:
+        os.setxattr(tmp, "user.note", b"from an earlier call")
+    except OSError:
+        pass  # a file system without user xattrs: the mode alone must do
+    return tmp
+
+@skill("This call's temp dir as it found it")
+def own_tmp():
+    tmp = tempfile.gettempdir()
+    return {"mode": oct(os.stat(tmp).st_mode & 0o7777), "entries": os.listdir(tmp), "xattrs": os.listxattr(tmp)}
+
 @skill("What this call can see of a path")
 def peek(path: str):
     seen = {"exists": os.path.exists(os.path.dirname(path))}
@@ -114,5 +129,12 @@ for (const mode of MODES) {
     t.match(seen['list the temp root'], /^denied/, 'so are the other calls\' temp dirs');
     // The warm host removes it before it reads the next request; a cold host may still be at it.
     if (mode === 'warm') t.equal(seen.exists, false, 'and the folder is gone');
+
+    // A warm host hands an answered call's temp dir to a later call only when it is as new.
+    t.equal((await runtime.run('taint_tmp', {})).outcome, 'ok');
+    for (let i = 0; i < 4; i++) {
+      const found = JSON.parse((await runtime.run('own_tmp', {})).output) as Record<string, unknown>;
+      t.same(found, { mode: '0o700', entries: [], xattrs: [] }, `call ${i + 1} after it finds a fresh temp dir`);
+    }
   });
 }

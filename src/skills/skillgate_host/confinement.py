@@ -17,6 +17,7 @@ entry beside the path gets full rights, and the protected path itself gets nothi
 
 import os
 import shutil
+import stat
 import sys
 import tempfile
 
@@ -95,18 +96,22 @@ def active(cfg):
 _shared_rules = None
 _prepared = None  # (temp dir, ruleset descriptor) for the process about to be forked
 _call_dirs = {}  # skill process pid -> its temp dir, until the host removes it
+_clean_dirs = []  # temp dirs of answered calls that are as new: empty, 0700, ours, no xattrs
 _made = 0
 
 
 def prepare_call(cfg):
-    """Host, right before forking a skill process: its temp dir and its domain's ruleset."""
+    """Host, ahead of forking a skill process: its temp dir and its domain's ruleset (once)."""
     global _prepared, _made
-    if not active(cfg) or _shared_rules is None:
+    if not active(cfg) or _shared_rules is None or _prepared is not None:
         return
     confine = cfg["confine"]
-    _made += 1
-    tmp = os.path.join(confine["tmpRoot"], f"call-{os.getpid()}-{_made}")
-    os.mkdir(tmp, 0o700)
+    if _clean_dirs:
+        tmp = _clean_dirs.pop()  # mkdir and rmdir cost 90 us per call on ext4; this an lstat
+    else:
+        _made += 1
+        tmp = os.path.join(confine["tmpRoot"], f"call-{os.getpid()}-{_made}")
+        os.mkdir(tmp, 0o700)
     try:
         own = landlock.open_rules([(tmp, landlock.FULL)], confine["abi"])
         try:
@@ -197,12 +202,24 @@ def call_tmp(cfg, pid):
 def remove_call_tmp(cfg, pid):
     """The host removes a call's temp dir once the call's whole group is gone (after its reply:
     no other call can reach the folder meanwhile, its domain grants only its own)."""
-    if active(cfg):
-        tmp = _call_dirs.pop(pid, None) or call_tmp(cfg, pid)
-        try:
-            os.rmdir(tmp)  # most calls leave it empty
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+    if not active(cfg):
+        return
+    tmp = _call_dirs.pop(pid, None)
+    if tmp is not None and _as_new(tmp):
+        _clean_dirs.append(tmp)  # most calls leave it untouched: the next call gets it
+        return
+    shutil.rmtree(tmp or call_tmp(cfg, pid), ignore_errors=True)
+
+
+def _as_new(tmp):
+    """Nothing of a call can be found in its temp dir: a folder of ours, mode 0700, empty, no
+    extended attributes (nor ACLs). Checked once the call's whole tree is gone."""
+    try:
+        st = os.lstat(tmp)
+        return (stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == os.getuid()
+                and not os.listdir(tmp) and not os.listxattr(tmp, follow_symlinks=False))
+    except OSError:
+        return False
 
 
 def probe():

@@ -20,7 +20,6 @@ import signal
 import time
 
 from .call import Call
-from .confinement import remove_call_tmp
 from .reaper import kill_group, kill_strays, leader_exited
 from .skill_process import PR_SET_CHILD_SUBREAPER, prctl
 from .spawner import Spawner
@@ -83,10 +82,12 @@ class Supervisor:
 
     def _next_timeout(self):
         soonest = min((c.deadline if c.status is None else c.drain_until for c in self.calls), default=math.inf)
+        soonest = min(soonest, self.spawner.spare_due)
         return None if soonest == math.inf else max(0.0, soonest - time.monotonic())
 
     def _check_timers(self):
         now = time.monotonic()
+        self.spawner.prefork_if_due(now)
         for call in list(self.calls):
             if call.status is None and now > call.deadline:
                 call.deadline = math.inf
@@ -170,8 +171,8 @@ class Supervisor:
             self._adopt(call, *spare)
         else:
             self._start(call, func, args)
-        if self.listener is not None:  # a warm host: the next call's process, while this one runs
-            self.spawner.prefork()
+        if self.listener is not None:  # a warm host: the next call's process (see Spawner.want_spare)
+            self.spawner.want_spare(time.monotonic())
         if b"kill" in rest:
             self._kill(call)
 
@@ -261,7 +262,7 @@ class Supervisor:
         call.reading = False
         call.done = True
         self._send(call, call.done_frame())
-        remove_call_tmp(self.cfg, call.pid)  # after the reply: off its critical path
+        self.spawner.after_reply(call.pid)  # cleanup and the next call's preparation: not on this one's path
 
     def _refuse(self, call, message):
         call.reading = False
