@@ -3,9 +3,9 @@ import path from 'node:path';
 import t from 'tap';
 import { DECORATOR, eventually, startRuntime } from './helpers.js';
 
-// The warm host's spare (a skill process forked and confined ahead of its call) is made after the
-// reply of the call that took the last one, or a few ms into that call if it runs longer: then a
-// concurrent call still finds one. Observed from outside: the host's children.
+// The warm host's spare (a skill process forked and confined ahead of its call) is forked while
+// the call that took the last one runs, so a concurrent call or the next one finds one. Observed
+// from outside: the host's children.
 const SKILLS = `${DECORATOR}
 import os, time
 
@@ -38,5 +38,5 @@ t.test('warm: a spare is ready during a long call and again after the reply', as
   const spare = children(host)[0];
   const next = await runtime.run('nap', { seconds: 0 });
   t.equal(next.pid, spare, 'the next call runs in that spare');
-  t.ok(await eventually(() => children(host).length === 1 && children(host)[0] !== spare), 'a short call\'s spare is replaced once it is answered');
+  t.ok(await eventually(() => children(host).length === 1 && children(host)[0] !== spare), 'the spare it took is replaced');
 });

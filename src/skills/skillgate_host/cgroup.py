@@ -31,7 +31,7 @@ KILL_ROUNDS = 100  # a fork bomb may add members while we kill: bounded, 5 ms ap
 
 
 class Slot:
-    __slots__ = ("threads", "dir_fd", "procs_fd", "kill_fd", "list_fd", "oom_fd", "oom_seen")
+    __slots__ = ("threads", "dir_fd", "procs_fd", "kill_fd", "list_fd", "oom_fd", "oom_seen", "emptied")
 
     def __init__(self, spec):
         self.threads = list(spec["threads"])
@@ -41,6 +41,7 @@ class Slot:
         self.list_fd = spec["list"]
         self.oom_fd = spec.get("oom")
         self.oom_seen = 0
+        self.emptied = False  # seen empty by end(), and nothing can enter a free slot: no recheck
 
     def fork(self):
         """Forks a process that is in this slot's cgroup2 folder from birth when the kernel lets us;
@@ -111,9 +112,11 @@ class Slots:
     def take(self):
         """A free, empty slot, or OSError: without one a skill process would run unbounded."""
         for slot in self.free:
-            if not slot.members() or slot.kill():
+            if slot.emptied or not slot.members() or slot.kill():
                 self.free.remove(slot)
-                slot.oom_seen = slot.oom_kills()
+                if not slot.emptied:
+                    slot.oom_seen = slot.oom_kills()
+                slot.emptied = False
                 return slot
         raise OSError("no free per-call cgroup (every slot is busy or cannot be emptied)")
 
@@ -129,8 +132,9 @@ class Slots:
         slot = self.used.pop(pid, None)
         if slot is None:
             return False
-        slot.kill()
-        oom = slot.oom_kills() > slot.oom_seen
+        slot.emptied = slot.kill()
+        kills = slot.oom_kills()
+        oom, slot.oom_seen = kills > slot.oom_seen, kills
         self.free.append(slot)
         return oom
 

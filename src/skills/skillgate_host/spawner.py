@@ -1,7 +1,6 @@
 """Forking skill processes, and the warm host's spare: one skill process forked and confined ahead
 of its call, blocked on a pipe until the call's request arrives. It serves that one call only."""
 
-import math
 import os
 import signal
 
@@ -21,19 +20,11 @@ class Spare:
         self.result_r = result_r
 
 
-# A warm host forks the next call's spare after it answered the current call, or this long into
-# the call if it is still running (so a concurrent call finds one). Forking the host and
-# confining the spare take ~1 ms of CPU; on a small machine, done while a short call runs, that
-# delays the call's own answer (measured: +15 % on a 1.5 ms call on 2 cores).
-SPARE_DELAY_S = 0.005
-
-
 class Spawner:
     def __init__(self, functions, cfg):
         self.functions = functions
         self.cfg = cfg
         self.spare = None
-        self.spare_due = math.inf  # when to fork the next spare, if none is waiting
         self.host_pid = os.getpid()
         self.slots = slots_from(cfg)  # per-call cgroups, when the gateway could create them
 
@@ -88,7 +79,6 @@ class Spawner:
             self.drop_spare()
 
     def drop_spare(self):
-        self.spare_due = math.inf  # the host is stopping (or the spare died): no new one for now
         spare, self.spare = self.spare, None
         if spare is None:
             return
@@ -102,22 +92,14 @@ class Spawner:
         self.end(spare.pid)
         remove_call_tmp(self.cfg, spare.pid)
 
-    def want_spare(self, now):
-        """The spare was taken: fork the next one after the reply, at the latest SPARE_DELAY_S from now."""
-        self.spare_due = min(self.spare_due, now + SPARE_DELAY_S)
-
-    def prefork_if_due(self, now):
-        if now >= self.spare_due:
-            self.spare_due = math.inf
-            self.prefork()
-
-    def after_reply(self, pid):
-        """Skill process `pid`'s call was answered: remove its temp dir, then fork the spare if one
-        is wanted (its temp dir and Landlock ruleset are made before the fork, in prepare_call)."""
+    def after_reply(self, pid, more_calls):
+        """Skill process `pid`'s call was answered: remove its temp dir and, when more calls may
+        come (a warm host), make the next skill process's temp dir and Landlock ruleset now, so
+        that the next fork (the spare, forked while a call runs, on the same CPUs) is as short
+        as a plain fork."""
         remove_call_tmp(self.cfg, pid)
-        if self.spare_due != math.inf:
-            self.spare_due = math.inf
-            self.prefork()
+        if more_calls:
+            prepare_call(self.cfg)
 
     def end(self, pid):
         """Skill process `pid` was reaped: kill what is left of its call in its cgroup. True when

@@ -7,10 +7,9 @@ sits between the host and the skill. Blocking happens only while killing somethi
 rounds, 5 ms apart), never on the happy path.
 
 The warm host keeps one spare: a skill process forked and confined ahead of time that waits for
-its single request. A call hands its request to the spare, which takes the fork and the
-confinement off the call's latency; the next spare is forked once the call is answered (or a few
-ms into a longer call: skillgate_host/spawner.py). Each skill process still serves exactly one
-call; without a spare a call forks its own.
+its single request. A call hands its request to the spare (and a new spare is forked while the
+skill runs), which takes the fork and the confinement off the call's latency. Each skill process
+still serves exactly one call; without a spare a call forks its own.
 """
 
 import json
@@ -83,12 +82,10 @@ class Supervisor:
 
     def _next_timeout(self):
         soonest = min((c.deadline if c.status is None else c.drain_until for c in self.calls), default=math.inf)
-        soonest = min(soonest, self.spawner.spare_due)
         return None if soonest == math.inf else max(0.0, soonest - time.monotonic())
 
     def _check_timers(self):
         now = time.monotonic()
-        self.spawner.prefork_if_due(now)
         for call in list(self.calls):
             if call.status is None and now > call.deadline:
                 call.deadline = math.inf
@@ -172,8 +169,8 @@ class Supervisor:
             self._adopt(call, *spare)
         else:
             self._start(call, func, args)
-        if self.listener is not None:  # a warm host: the next call's process (see Spawner.want_spare)
-            self.spawner.want_spare(time.monotonic())
+        if self.listener is not None:  # a warm host: the next call's process, while this one runs
+            self.spawner.prefork()
         if b"kill" in rest:
             self._kill(call)
 
@@ -263,7 +260,7 @@ class Supervisor:
         call.reading = False
         call.done = True
         self._send(call, call.done_frame())
-        self.spawner.after_reply(call.pid)  # cleanup and the next call's preparation: not on this one's path
+        self.spawner.after_reply(call.pid, self.listener is not None)  # cleanup, next spare's domain: after the reply
 
     def _refuse(self, call, message):
         call.reading = False
