@@ -118,10 +118,11 @@ def ruleset(rules, abi, deny_tcp):
     return fd
 
 
-def restrict_self(ruleset_fd):
+def restrict_self(ruleset_fd, no_new_privs=True):
     """Restricts this process (and everything it starts) to the ruleset. Irreversible. Raises
-    LandlockError when the kernel refuses."""
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    LandlockError when the kernel refuses (also when no_new_privs=False but the flag is not set
+    yet: a process below a Landlock domain inherits it)."""
+    if no_new_privs and _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise LandlockError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
     _syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset_fd), ctypes.c_uint32(0))
 
