@@ -10,8 +10,11 @@ the GIL held: libc's syscall() is called through PyDLL, which keeps it) with clo
 glibc's fork(). What glibc's fork() would add is only needed by a process with other threads
 (arena and stdio locks another thread may hold) and by pthread_atfork handlers of loaded C
 libraries; so a process with more than one thread always takes os.fork(), and the caller then
-joins the cgroup by writing cgroup.procs. The child's glibc thread descriptor keeps the parent's
-tid; glibc >= 2.34 asks the kernel (gettid) wherever that matters for the calling thread.
+joins the cgroup by writing cgroup.procs. Also skipped: glibc's own resets in the child (its
+thread descriptor keeps the parent's tid, which raise() and pthread_kill() on oneself do not use
+since glibc 2.34; glibc 2.36's arc4random buffer, which nothing in the host uses). OpenSSL 3
+notices a fork by its pid, not by an atfork handler. Python's own fork hooks (random's reseed,
+threading) run as with os.fork().
 """
 
 import ctypes
