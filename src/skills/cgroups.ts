@@ -14,10 +14,17 @@ export interface CgroupLimits {
   pids: number;
 }
 
-/** What a host process receives in its config: descriptor numbers as it will see them. */
+/**
+ * What a host process receives in its config: descriptor numbers as it will see them. Per slot:
+ * `threads`, each cgroup v1 hierarchy's `tasks` file (a forked skill process joins by writing "0":
+ * one thread moves, which spares the global lock a whole-process move takes, and the process is
+ * single-threaded then); `dir` and `procs`, the cgroup2 folder (for clone3 CLONE_INTO_CGROUP: the
+ * skill process is born inside, no move at all) and its cgroup.procs (the move, when clone3 is
+ * refused).
+ */
 export interface HostCgroupConfig {
   memoryMb: number;
-  slots: { procs: number[]; kill: number | null; list: number; oom: number | null }[];
+  slots: { threads: number[]; dir: number | null; procs: number | null; kill: number | null; list: number; oom: number | null }[];
 }
 
 /** Slots lent to one host process, and the descriptors to hand it (stdio 3, 4, ...). */
@@ -107,14 +114,17 @@ export class CgroupPool {
         const slot = this.#take();
         slots.push(slot);
         const hs = this.layout.hierarchies;
-        const procs = slot.dirs.map((dir) => open(path.join(dir, 'cgroup.procs'), fs.constants.O_WRONLY));
+        const threads = slot.dirs.flatMap((dir, i) => (hs[i]!.version === 1 ? [open(path.join(dir, 'tasks'), fs.constants.O_WRONLY)] : []));
+        const v2 = hs.findIndex((h) => h.version === 2);
+        const dir = v2 >= 0 ? open(slot.dirs[v2]!, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : null;
+        const procs = v2 >= 0 ? open(path.join(slot.dirs[v2]!, 'cgroup.procs'), fs.constants.O_WRONLY) : null;
         const killer = hs.findIndex((h) => h.hasKill);
         const kill = killer >= 0 ? open(path.join(slot.dirs[killer]!, 'cgroup.kill'), fs.constants.O_WRONLY) : null;
         const list = open(path.join(slot.dirs[0]!, 'cgroup.procs'), fs.constants.O_RDONLY);
         const mem = hs.findIndex((h) => h.controllers.includes('memory'));
         const oomFile = mem < 0 ? undefined : hs[mem]!.version === 2 ? 'memory.events' : 'memory.oom_control';
         const oom = oomFile ? open(path.join(slot.dirs[mem]!, oomFile), fs.constants.O_RDONLY) : null;
-        config.slots.push({ procs, kill, list, oom });
+        config.slots.push({ threads, dir, procs, kill, list, oom });
       }
     } catch (err) {
       closeAll(fds);

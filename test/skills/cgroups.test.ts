@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { CgroupPool } from '../../src/skills/cgroups.js';
+import type { SkillRuntime } from '../../src/skills/runtime.js';
 import { detectCgroups } from '../../src/skills/cgroup-detect.js';
 import { DECORATOR, eventually, MODES, startRuntime } from './helpers.js';
 
@@ -78,7 +79,40 @@ def bomb():
 @skill("Echo")
 def echo(text: str):
     return text
+
+@skill("Notes its pid, then waits until the test has looked at it")
+def wait_here():
+    _note("here.pid", os.getpid())
+    go = os.path.join(os.environ["WORKSPACE_DIR"], "go")
+    for _ in range(1000):
+        if os.path.exists(go):
+            return "seen"
+        time.sleep(0.01)
+    return "nobody looked"
 `;
+
+/** A skill file whose top-level code leaves a thread running in the host that imports it. */
+const THREADED = `${SKILLS}
+import threading
+
+threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+`;
+
+/** The slot of a running call's skill process in every hierarchy the pool uses (from /proc/<pid>/cgroup). */
+async function slotsOfCall(runtime: SkillRuntime, workspace: string): Promise<string[]> {
+  fs.rmSync(path.join(workspace, 'go'), { force: true });
+  fs.rmSync(path.join(workspace, 'here.pid'), { force: true });
+  const call = runtime.run('wait_here', {});
+  await eventually(() => fs.existsSync(path.join(workspace, 'here.pid')));
+  const lines = fs.readFileSync(`/proc/${readPid(workspace, 'here.pid')}/cgroup`, 'utf8').split('\n');
+  fs.writeFileSync(path.join(workspace, 'go'), '');
+  const result = await call;
+  if (result.output !== 'seen') throw new Error(`wait_here: ${result.outcome} ${result.output}`);
+  return detectCgroups().hierarchies.map((h) => {
+    const line = h.version === 2 ? lines.find((l) => l.startsWith('0::')) : lines.find((l) => l.split(':')[1]?.split(',').includes(h.controllers[0]!));
+    return line?.split(':').slice(2).join(':') ?? `(no ${h.version === 2 ? 'cgroup2' : h.controllers[0]} line)`;
+  });
+}
 
 function alive(pid: number): boolean {
   try {
@@ -145,6 +179,10 @@ for (const mode of MODES) {
       t.equal((await runtime.run('echo', { text: 'alive' })).output, 'alive', 'the host survived');
     });
 
+    t.test('a skill process is in its call\'s slot in every hierarchy', async (t) => {
+      for (const slot of await slotsOfCall(runtime, workspace)) t.match(slot, new RegExp(`/skillgate-${process.pid}-\\d+/s\\d+$`), slot);
+    });
+
     t.test('the cgroups are removed at close', async (t) => {
       t.ok(ourCgroups().length > 0, 'there while running');
       await runtime.close();
@@ -181,4 +219,52 @@ t.test('leftovers of a crashed gateway are removed at start', { skip }, async (t
   const { pool } = CgroupPool.create({ memoryBytes: 64 * 2 ** 20, pids: 64 });
   t.teardown(() => pool?.close());
   for (const dir of stale) t.notOk(fs.existsSync(path.dirname(dir)), `${path.dirname(dir)} removed`);
+});
+
+// clone3(CLONE_INTO_CGROUP) only serves a process with one thread (see skillgate_host/clone.py):
+// with two, the fork falls back to os.fork() and the child joins by writing cgroup.procs.
+for (const mode of MODES) {
+  t.test(`${mode}: a host with a second thread still puts each call in its slot`, { skip }, async (t) => {
+    const { runtime, workspace } = await startRuntime(t, { 'threaded.py': THREADED }, { mode, memoryMb: 96, maxProcs: 32 });
+    for (const slot of await slotsOfCall(runtime, workspace)) t.match(slot, new RegExp(`/skillgate-${process.pid}-\\d+/s\\d+$`), slot);
+    const hog = await runtime.run('hog', { mb: 40 });
+    t.match(hog.output, /memory limit/, 'the memory limit holds for the call as a whole');
+  });
+}
+
+const HOST_PACKAGE = path.resolve(import.meta.dirname, '../../src/skills');
+const CLONE_PROBE = `
+import json, os, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from skillgate_host.clone import fork_into_cgroup
+if sys.argv[2] == "threaded":
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+r, w = os.pipe()
+pid, born = fork_into_cgroup(int(sys.argv[3]))
+if pid == 0:
+    os.write(w, open("/proc/self/cgroup").read().encode())
+    os._exit(0)
+os.close(w)
+text = os.read(r, 65536).decode()
+os.waitpid(pid, 0)
+print(json.dumps({"born": born, "cgroup": text}))
+`;
+
+const v2Slot = !skip && detectCgroups().hierarchies.some((h) => h.version === 2);
+t.test('clone3 makes the child inside the cgroup2 slot; with two threads it is a plain fork', { skip: skip || (v2Slot ? false : 'no cgroup2 hierarchy here') }, async (t) => {
+  const { pool } = CgroupPool.create({ memoryBytes: 64 * 2 ** 20, pids: 64 });
+  t.teardown(() => pool?.close());
+  const lease = pool!.lease(1);
+  t.teardown(() => lease.release());
+  const dirFd = lease.config.slots[0]!.dir!;
+  const run = (threads: string) => {
+    const out = execFileSync('python3', ['-B', '-c', CLONE_PROBE, HOST_PACKAGE, threads, String(dirFd)], { stdio: ['ignore', 'pipe', 'inherit', ...lease.fds] });
+    return JSON.parse(String(out)) as { born: boolean; cgroup: string };
+  };
+  const single = run('single');
+  t.equal(single.born, true, 'one thread: born inside');
+  t.match(single.cgroup.split('\n').find((l) => l.startsWith('0::')), new RegExp(`/skillgate-${process.pid}-\\d+/s\\d+$`));
+  const threaded = run('threaded');
+  t.equal(threaded.born, false, 'two threads: a plain fork, the caller joins by writing cgroup.procs');
+  t.notMatch(threaded.cgroup.split('\n').find((l) => l.startsWith('0::')), /skillgate-/, 'not moved by the fork itself');
 });

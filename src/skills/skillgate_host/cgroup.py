@@ -1,41 +1,61 @@
 """Per-call cgroups, through descriptors the gateway opened and handed over.
 
 The gateway (src/skills/cgroups.ts, unconfined) creates the slot cgroups, sets their limits and
-passes this host, as inherited descriptors, per slot: each hierarchy's cgroup.procs (write), the
-slot's cgroup.kill when the kernel has one, one cgroup.procs to read (who is still in it) and the
+passes this host, as inherited descriptors, per slot: each cgroup v1 hierarchy's `tasks` and the
+cgroup2 folder and its cgroup.procs (write, see below), the slot's cgroup.kill when the kernel has one, one cgroup.procs to read (who is still in it) and the
 memory controller's event file (OOM kills). The host never opens a cgroup path itself: it is
 confined (Landlock, bwrap) before any skill code runs and could not reach /sys/fs/cgroup by name.
 Writes through these descriptors are checked against the opener's credentials, so a host or skill
 process that dropped to SKILL_RUN_AS can still join its slot.
 
-A forked skill process joins a free slot before anything else (write "0": "the writer"), then
-closes every descriptor but its pipes, so it cannot move itself out. When its call ends the host
-kills the slot, which ends the call's whole tree at once, whatever it did (setsid, double fork).
+A skill process is in its slot before it runs anything of its own, and then closes every
+descriptor but its pipes, so it cannot move itself out. When its call ends the host kills the
+slot, which ends the call's whole tree at once, whatever it did (setsid, double fork).
+
+How it gets there is what a call's latency is made of. Moving a whole process (writing to
+cgroup.procs) takes the kernel's global cgroup_threadgroup_rwsem for writing, whose first writer
+waits for an RCU grace period: 5 to 25 ms on this 2-core machine whenever the previous move was
+more than a grace period ago, i.e. on every cold call. So the cgroup2 slot is entered at birth,
+clone3(CLONE_INTO_CGROUP) (see clone.py), and each cgroup v1 slot by writing "0" to its `tasks`
+file, which moves the calling thread only and skips that lock (the process has one thread right
+after fork). Writing cgroup.procs remains the fallback when clone3 is not available.
 """
 
 import os
 import signal
 import time
 
+from .clone import fork_into_cgroup
+
 KILL_ROUNDS = 100  # a fork bomb may add members while we kill: bounded, 5 ms apart
 
 
 class Slot:
-    __slots__ = ("procs", "kill_fd", "list_fd", "oom_fd", "oom_seen")
+    __slots__ = ("threads", "dir_fd", "procs_fd", "kill_fd", "list_fd", "oom_fd", "oom_seen", "emptied")
 
     def __init__(self, spec):
-        self.procs = list(spec["procs"])
+        self.threads = list(spec["threads"])
+        self.dir_fd = spec.get("dir")
+        self.procs_fd = spec.get("procs")
         self.kill_fd = spec.get("kill")
         self.list_fd = spec["list"]
         self.oom_fd = spec.get("oom")
         self.oom_seen = 0
+        self.emptied = False  # seen empty by end(), and nothing can enter a free slot: no recheck
 
-    def enter(self):
+    def fork(self):
+        """Forks a process that is in this slot's cgroup2 folder from birth when the kernel lets us;
+        (pid, born_inside), pid 0 in the child, which must call enter(born_inside) next."""
+        return fork_into_cgroup(self.dir_fd)
+
+    def enter(self, born_inside=False):
         """In the forked child, first thing: join the slot in every hierarchy, or die. A skill
         process outside its cgroup would escape the call's limits and its end."""
         try:
-            for fd in self.procs:
+            for fd in self.threads:
                 os.write(fd, b"0")
+            if not born_inside and self.procs_fd is not None:
+                os.write(self.procs_fd, b"0")
         except OSError as err:
             os.write(2, f"skillgate: could not join the call's cgroup: {err}\n".encode())
             os._exit(70)
@@ -92,9 +112,11 @@ class Slots:
     def take(self):
         """A free, empty slot, or OSError: without one a skill process would run unbounded."""
         for slot in self.free:
-            if not slot.members() or slot.kill():
+            if slot.emptied or not slot.members() or slot.kill():
                 self.free.remove(slot)
-                slot.oom_seen = slot.oom_kills()
+                if not slot.emptied:
+                    slot.oom_seen = slot.oom_kills()
+                slot.emptied = False
                 return slot
         raise OSError("no free per-call cgroup (every slot is busy or cannot be emptied)")
 
@@ -110,8 +132,9 @@ class Slots:
         slot = self.used.pop(pid, None)
         if slot is None:
             return False
-        slot.kill()
-        oom = slot.oom_kills() > slot.oom_seen
+        slot.emptied = slot.kill()
+        kills = slot.oom_kills()
+        oom, slot.oom_seen = kills > slot.oom_seen, kills
         self.free.append(slot)
         return oom
 

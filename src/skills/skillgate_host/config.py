@@ -98,7 +98,9 @@ class HostConfine(_FromJson):
 @dataclass(eq=False, repr=False)
 class CgroupSlot(_FromJson):
     """One per-call cgroup slot: descriptor numbers as the host sees them (src/skills/cgroups.ts)."""
-    procs: tuple[int, ...]
+    threads: tuple[int, ...]
+    dir: Optional[int]
+    procs: Optional[int]
     kill: Optional[int]
     list: int
     oom: Optional[int]

@@ -49,7 +49,7 @@ def scan_in_child(directory, file, timeout_s, slots=None, child_setup=None, chil
         return {"error": f"not imported: {err}"}
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     try:
-        pid = os.fork()
+        pid, born_inside = slot.fork() if slot is not None else (os.fork(), False)
     except OSError:
         os.close(read_fd)
         os.close(write_fd)
@@ -60,7 +60,7 @@ def scan_in_child(directory, file, timeout_s, slots=None, child_setup=None, chil
     if pid == 0:
         try:
             if slot is not None:
-                slot.enter()
+                slot.enter(born_inside)
             os.close(read_fd)
             if child_setup is not None:
                 child_setup()

@@ -19,6 +19,7 @@ What each ABI adds (the kernel ignores rights it does not know, so we ask only f
 
 import ctypes
 import os
+import stat
 
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # same on x86-64 and arm64
 CREATE_RULESET_VERSION = 1
@@ -73,34 +74,71 @@ def enforced(abi, network):
     }
 
 
-def restrict(grants, abi, deny_tcp):
-    """Restricts this process (and everything it starts) to `grants` [(path, rights)]: paths that
-    do not exist are skipped. Irreversible. Raises LandlockError when the kernel refuses."""
+def open_rules(grants, abi):
+    """[(O_PATH descriptor, rights)] for `grants` [(path, rights)], rights cut to what the kernel
+    and the kind of file allow. Paths that do not exist are skipped, a path listed twice is one
+    rule. Opened once by the host and inherited: a call's process then only adds them."""
+    fs_rights = FS_BY_ABI[min(abi, 5)]
+    merged = {}
+    for path, rights in grants:
+        merged[path] = merged.get(path, 0) | rights
+    rules = []
+    for path, rights in merged.items():
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue  # nothing there: nothing to grant
+        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        allowed = rights & fs_rights & (~0 if is_dir else FILE_ONLY)
+        if allowed:
+            rules.append((fd, allowed))
+        else:
+            os.close(fd)
+    return rules
+
+
+def ruleset(rules, abi, deny_tcp):
+    """A ruleset descriptor holding `rules` (see open_rules), for restrict_self() here or in a
+    forked child: it keeps the rules, not the paths or the descriptors they came from."""
     fs_rights = FS_BY_ABI[min(abi, 5)]
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     attr = RulesetAttr(fs_rights, NET_BIND_TCP | NET_CONNECT_TCP if deny_tcp and abi >= 4 else 0,
                        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)
-    ruleset = _syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    fd = _syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))  # always close-on-exec
     try:
         rule = PathBeneathAttr()
-        for path, rights in grants:
-            try:
-                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            except OSError:
-                continue  # nothing there: nothing to grant
-            try:
-                is_dir = os.path.isdir(f"/proc/self/fd/{fd}")
-                rule.allowed_access = rights & fs_rights & (~0 if is_dir else FILE_ONLY)
-                rule.parent_fd = fd
-                if rule.allowed_access:
-                    _syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0))
-            finally:
-                os.close(fd)
-        if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise LandlockError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-        _syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
+        rule_ref = ctypes.byref(rule)
+        for parent_fd, allowed in rules:
+            rule.allowed_access = allowed
+            rule.parent_fd = parent_fd
+            _syscall(SYS_ADD_RULE, ctypes.c_int(fd), ctypes.c_int(RULE_PATH_BENEATH), rule_ref, ctypes.c_uint32(0))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def restrict_self(ruleset_fd, no_new_privs=True):
+    """Restricts this process (and everything it starts) to the ruleset. Irreversible. Raises
+    LandlockError when the kernel refuses (also when no_new_privs=False but the flag is not set
+    yet: a process below a Landlock domain inherits it)."""
+    if no_new_privs and _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise LandlockError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    _syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset_fd), ctypes.c_uint32(0))
+
+
+def restrict(rules, abi, deny_tcp):
+    """Restricts this process to `rules` at once."""
+    fd = ruleset(rules, abi, deny_tcp)
+    try:
+        restrict_self(fd)
     finally:
-        os.close(ruleset)
+        os.close(fd)
+
+
+def close_rules(rules):
+    for fd, _ in rules:
+        os.close(fd)
 
 
 def _syscall(number, *args):

@@ -8,7 +8,7 @@ import signal
 import sys
 import traceback
 
-from .confinement import confine_call
+from .confinement import confine_call, rule_fds
 from .log import limit_name, warn
 from .wire import describe_exception, write_frame
 
@@ -90,8 +90,9 @@ def confine(host_pid, out_w, result_w, cfg, keep=()):
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(out_w, 2)
-    # Only stdio and the result pipe: not the listener, not another call's channel or pipes.
-    close_all_but(result_w, *keep)
+    # Only stdio and the result pipe: not the listener, not another call's channel or pipes (and
+    # the host's Landlock rule descriptors, which confine_call closes once it applied them).
+    close_all_but(result_w, *keep, *rule_fds())
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     apply_limits(cfg["limits"])

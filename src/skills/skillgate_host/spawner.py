@@ -5,7 +5,7 @@ import os
 import signal
 
 from .cgroup import slots_from
-from .confinement import remove_call_tmp
+from .confinement import forked, prepare_call, remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
 
@@ -92,6 +92,15 @@ class Spawner:
         self.end(spare.pid)
         remove_call_tmp(self.cfg, spare.pid)
 
+    def after_reply(self, pid, more_calls):
+        """Skill process `pid`'s call was answered: remove its temp dir and, when more calls may
+        come (a warm host), make the next skill process's temp dir and Landlock ruleset now, so
+        that the next fork (the spare, forked while a call runs, on the same CPUs) is as short
+        as a plain fork."""
+        remove_call_tmp(self.cfg, pid)
+        if more_calls:
+            prepare_call(self.cfg)
+
     def end(self, pid):
         """Skill process `pid` was reaped: kill what is left of its call in its cgroup. True when
         the call went over its memory limit."""
@@ -103,8 +112,10 @@ class Spawner:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
-            pid = os.fork()
+            prepare_call(self.cfg)  # unless after_reply() made them already
+            pid, born_inside = slot.fork() if slot is not None else (os.fork(), False)
         except OSError:
+            forked(self.cfg, None)
             for fd in (out_r, out_w, result_r, result_w):
                 os.close(fd)
             if self.slots is not None and slot is not None:
@@ -113,10 +124,11 @@ class Spawner:
         if pid == 0:
             try:
                 if slot is not None:
-                    slot.enter()  # first: the whole call, its limits and its end, in one cgroup
+                    slot.enter(born_inside)  # first: the whole call, its limits and its end, in one cgroup
                 body(out_w, result_w)
             finally:
                 os._exit(1)
+        forked(self.cfg, pid)
         if self.slots is not None and slot is not None:
             self.slots.bind(pid, slot)
         os.close(out_w)

@@ -19,7 +19,6 @@ import signal
 import time
 
 from .call import READ, WRITE, Call
-from .confinement import remove_call_tmp
 from .reaper import kill_group, kill_strays, leader_exited
 from .skill_process import PR_SET_CHILD_SUBREAPER, prctl
 from .spawner import Spawner
@@ -253,7 +252,6 @@ class Supervisor:
         kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
         # Orphans that left the group (setsid) came to us too; they may hold the pipes open.
         kill_strays(self._keep())
-        remove_call_tmp(self.cfg, pid)
         call.drain_until = time.monotonic() + DRAIN_S
         if not call.pipes:
             self._finish(call)
@@ -266,6 +264,7 @@ class Supervisor:
         call.reading = False
         call.done = True
         self._send(call, call.done_frame())
+        self.spawner.after_reply(call.pid, self.listener is not None)  # cleanup, next spare's domain: after the reply
 
     def _refuse(self, call, message):
         call.reading = False
