@@ -72,7 +72,7 @@ async function bench(rest: string[], open: (o?: Partial<Config['skills']>) => Pr
     const runtime = await open({ mode });
     try {
       const name = rest[0] ?? 'system_status';
-      if (!runtime.get(name)) throw new Error(`no skill named ${name}`);
+      if (!runtime.get(name)) throw new SkillgateError('SG_SKILL_NOT_FOUND', `no skill named ${name}`);
       report[mode] = await measureSkillLatency(runtime, name, {}, { calls: mode === 'cold' ? Math.min(calls, 50) : calls, warmup: 5 });
       if (mode === 'warm') report.host_rss_mb = Math.round(((runtime.hostRssBytes() ?? 0) / 1024 / 1024) * 10) / 10;
     } finally {

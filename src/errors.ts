@@ -86,6 +86,26 @@ export const ERROR_TABLE = {
     exitCode: EXIT_FAILURE,
     httpStatus: 400,
   },
+  SG_SKILL_HOST_MISSING: {
+    className: 'SkillgateError',
+    message: 'src/skills/host.py is not where the build expects it; ship src/skills/ with dist/ (npm ci builds both).',
+    exitCode: EXIT_FAILURE,
+  },
+  SG_SKILL_DISCOVERY_FAILED: {
+    className: 'SkillgateError',
+    message: 'The Python side could not list the skills (did not start, or sent no report); the message carries its last stderr lines.',
+    exitCode: EXIT_FAILURE,
+  },
+  SG_SKILL_NOT_FOUND: {
+    className: 'SkillgateError',
+    message: 'No loaded skill has that name; `npm run skills -- list` shows the ones there are.',
+    exitCode: EXIT_FAILURE,
+  },
+  SG_UPDATE_CRASH_LOOP: {
+    className: 'SkillgateError',
+    message: 'The gateway stopped while handling this update on every attempt; it is set aside (failed), alerted and audited.',
+    exitCode: EXIT_FAILURE,
+  },
   SG_INVALID_OPTION: {
     className: 'SkillgateError',
     message: 'A part was built with an option out of range; the message names the setting behind it.',

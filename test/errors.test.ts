@@ -18,6 +18,9 @@ t.test('configuration problems exit 78, including a sandbox that was asked for a
 
 t.test('other failures exit 1, and so does an error outside the catalogue', async (t) => {
   t.equal(exitCodeOf(new PortInUseError('127.0.0.1', 8443)), 1);
+  for (const code of ['SG_SKILL_HOST_MISSING', 'SG_SKILL_DISCOVERY_FAILED', 'SG_SKILL_NOT_FOUND', 'SG_UPDATE_CRASH_LOOP'] as const) {
+    t.equal(exitCodeOf(new SkillgateError(code, 'x')), 1, code);
+  }
   t.equal(exitCodeOf(new Error('boom')), 1);
   t.equal(exitCodeOf('not even an error'), 1);
 });

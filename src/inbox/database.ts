@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
 import { INBOX_SCHEMA } from './schema.js';
+import { storeProblem } from './store-errors.js';
 
 /**
  * Opens DATA_DIR/inbox.sqlite as the store uses it: WAL, synchronous=NORMAL (WalFlusher adds the
- * fsync accepts need), schema created. Throws SQLite's error; the store wraps it with the fix.
+ * fsync accepts need), schema created. Throws SQLite's error (the store wraps it with the fix), or
+ * SG_STORE_UNAVAILABLE with the fix for a file that fails its integrity check.
  */
 export function openInboxDatabase(file: string): Database.Database {
   const db = new Database(file);
@@ -13,7 +15,7 @@ export function openInboxDatabase(file: string): Database.Database {
     db.pragma('busy_timeout = 5000');
     // Catches a damaged file at start instead of at the first unlucky page read mid-request.
     const check = db.pragma('quick_check', { simple: true });
-    if (check !== 'ok') throw Object.assign(new Error(`integrity check failed: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+    if (check !== 'ok') throw storeProblem(file, `integrity check failed: ${String(check)}`, 'SQLITE_CORRUPT');
     db.exec(INBOX_SCHEMA);
     return db;
   } catch (err) {
@@ -28,5 +30,5 @@ export function openInboxDatabase(file: string): Database.Database {
  */
 export function checkpointFully(db: Database.Database): void {
   const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-  if (result && result.busy !== 0) throw new Error('WAL checkpoint could not complete (database busy)');
+  if (result && result.busy !== 0) throw storeProblem(db.name, 'WAL checkpoint could not complete (database busy)');
 }

@@ -3,15 +3,26 @@ import { SkillgateError } from '../errors.js';
 
 /**
  * Turns a failure to open or use the inbox database into one SG_STORE_UNAVAILABLE error that
- * names the file and says what to do, instead of SQLite's bare "file is not a database".
+ * names the file and says what to do, instead of SQLite's bare "file is not a database". An
+ * error that already is one (from `storeProblem`) passes through as it is.
  */
 export function storeUnavailable(file: string, err: unknown): SkillgateError {
+  if (err instanceof SkillgateError && err.code === 'SG_STORE_UNAVAILABLE') return err;
   const code = (err as { code?: string }).code ?? '';
   const reason = (err as Error).message ?? String(err);
-  const dir = path.dirname(file);
-  return new SkillgateError('SG_STORE_UNAVAILABLE', `Inbox store unavailable at ${file}: ${reason}. ${fixFor(code, file, dir)}`, {
-    cause: err,
-  });
+  return storeProblem(file, reason, code, err);
+}
+
+/**
+ * The same error for a problem the gateway finds itself (no SQLite error to wrap): `sqliteCode`
+ * is the SQLite or errno code whose fix applies (e.g. SQLITE_CORRUPT for a failed quick_check).
+ */
+export function storeProblem(file: string, reason: string, sqliteCode = '', cause?: unknown): SkillgateError {
+  return new SkillgateError(
+    'SG_STORE_UNAVAILABLE',
+    `Inbox store unavailable at ${file}: ${reason}. ${fixFor(sqliteCode, file, path.dirname(file))}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function fixFor(code: string, file: string, dir: string): string {

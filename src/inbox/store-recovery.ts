@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger.js';
-import { storeUnavailable } from './store-errors.js';
+import { storeProblem, storeUnavailable } from './store-errors.js';
 import type { StoreHealthState, StoreTroubleKind } from './store-health.js';
 
 export interface StoreRecoveryOptions {
@@ -49,7 +49,7 @@ export class StoreRecovery {
 
   /** The error for an accept while in trouble. */
   refusal(): Error {
-    return storeUnavailable(this.options.file, new Error(this.options.health.current.reason ?? 'store in trouble'));
+    return storeProblem(this.options.file, this.options.health.current.reason ?? 'store in trouble');
   }
 
   stop(): void {

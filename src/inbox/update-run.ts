@@ -1,4 +1,5 @@
 import { spreadBackoff } from '../backoff.js';
+import { SkillgateError } from '../errors.js';
 import { auditRecord } from '../observability/audit-record.js';
 import type { Redactor } from '../observability/redact.js';
 import type { InboxDispatcherOptions, ReplyJournal } from './dispatch-types.js';
@@ -62,7 +63,7 @@ export class UpdateRun {
       // Earlier attempts never finished: the process died while handling this update each time.
       // Running it again would crash again, so it is set aside instead of looping forever.
       finished();
-      this.giveUp(item, attempts - 1, new Error('the gateway stopped while handling it, every time (a crash loop?)'));
+      this.giveUp(item, attempts - 1, new SkillgateError('SG_UPDATE_CRASH_LOOP', 'the gateway stopped while handling it, every time (a crash loop?)'));
       return;
     }
     let payload: unknown;

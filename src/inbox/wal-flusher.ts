@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { storeProblem } from './store-errors.js';
 
 export type DurableCallback = (err: Error | null) => void;
 
@@ -41,7 +42,7 @@ export class WalFlusher {
   private fsyncs = 0;
 
   /** Opens the WAL of `databaseFile`, which must exist (SQLite creates it on the first read in WAL mode). */
-  constructor(databaseFile: string) {
+  constructor(private readonly databaseFile: string) {
     this.fd = fs.openSync(`${databaseFile}-wal`, 'r');
     // SQLite creates the WAL anew at each first open; its directory entry must survive a power cut too.
     fsyncDirectory(path.dirname(databaseFile));
@@ -53,7 +54,7 @@ export class WalFlusher {
    */
   whenDurable(done: DurableCallback): void {
     if (this.closed || this.failed) {
-      done(this.failed ?? new Error('WAL flusher is closed'));
+      done(this.failed ?? storeProblem(this.databaseFile, 'WAL flusher is closed'));
       return;
     }
     this.queued.push(done);

@@ -1,5 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Seconds; up to a minute for an update, 30 s (SKILL_TIMEOUT_MS's default) for a skill. */
+const UPDATE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const SKILL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 /**
  * Every Prometheus metric the gateway exports, on a registry of its own (no prom-client global),
  * so two gateways in one process (tests) never share counters. Names are documented in the README.
@@ -8,88 +12,65 @@ export class Metrics {
   readonly registry = new Registry();
 
   /** Webhook/polling intake and processing, by outcome (accepted, duplicate, unauthorized, processed, failed, ...). */
-  readonly updates = new Counter({
-    name: 'skillgate_updates_total',
-    help: 'Telegram updates by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly updates = this.counter('skillgate_updates_total', 'Telegram updates by outcome', ['outcome']);
 
   /** Time from dequeue to done, per update. */
-  readonly processingSeconds = new Histogram({
-    name: 'skillgate_update_processing_seconds',
-    help: 'Time to handle one update (router, skills, reply)',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [this.registry],
-  });
+  readonly processingSeconds = this.histogram(
+    'skillgate_update_processing_seconds',
+    'Time to handle one update (router, skills, reply)',
+    UPDATE_BUCKETS,
+  );
 
-  readonly skillRuns = new Counter({
-    name: 'skillgate_skill_runs_total',
-    help: 'Skill executions by skill and outcome',
-    labelNames: ['skill', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly skillRuns = this.counter(
+    'skillgate_skill_runs_total',
+    'Skill executions by skill and outcome',
+    ['skill', 'outcome'],
+  );
 
-  readonly skillSeconds = new Histogram({
-    name: 'skillgate_skill_duration_seconds',
-    help: 'Skill execution time',
-    labelNames: ['skill'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  readonly skillSeconds = this.histogram(
+    'skillgate_skill_duration_seconds',
+    'Skill execution time',
+    SKILL_BUCKETS,
+    ['skill'],
+  );
 
-  readonly telegramCalls = new Counter({
-    name: 'skillgate_telegram_api_calls_total',
-    help: 'Telegram Bot API calls by method and HTTP status (or "network")',
-    labelNames: ['method', 'status'] as const,
-    registers: [this.registry],
-  });
+  readonly telegramCalls = this.counter(
+    'skillgate_telegram_api_calls_total',
+    'Telegram Bot API calls by method and HTTP status (or "network")',
+    ['method', 'status'],
+  );
 
-  readonly llmCalls = new Counter({
-    name: 'skillgate_llm_calls_total',
-    help: 'LLM chat.completions calls by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly llmCalls = this.counter('skillgate_llm_calls_total', 'LLM chat.completions calls by outcome', ['outcome']);
 
-  readonly alerts = new Counter({
-    name: 'skillgate_alerts_total',
-    help: 'Discord alerts by outcome (sent, failed, coalesced, dropped)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly alerts = this.counter(
+    'skillgate_alerts_total',
+    'Discord alerts by outcome (sent, failed, coalesced, dropped)',
+    ['outcome'],
+  );
 
   /** 1 for the sandbox skills run in (`none` is worth an alert rule). */
-  readonly skillSandbox = new Gauge({
-    name: 'skillgate_skill_sandbox',
-    help: 'The sandbox skill processes run in (label sandbox: landlock, bwrap or none)',
-    labelNames: ['sandbox'] as const,
-    registers: [this.registry],
-  });
+  readonly skillSandbox = this.gauge(
+    'skillgate_skill_sandbox',
+    'The sandbox skill processes run in (label sandbox: landlock, bwrap or none)',
+    ['sandbox'],
+  );
 
-  readonly inboxPending = new Gauge({
-    name: 'skillgate_inbox_pending',
-    help: 'Updates accepted and not yet done',
-    registers: [this.registry],
-  });
+  readonly inboxPending = this.gauge('skillgate_inbox_pending', 'Updates accepted and not yet done');
 
-  readonly inboxOldestUnclaimed = new Gauge({
-    name: 'skillgate_inbox_oldest_unclaimed_seconds',
-    help: 'Age of the oldest update accepted and not yet claimed by a handler (0: none); a stall or a backlog',
-    registers: [this.registry],
-  });
+  readonly inboxOldestUnclaimed = this.gauge(
+    'skillgate_inbox_oldest_unclaimed_seconds',
+    'Age of the oldest update accepted and not yet claimed by a handler (0: none); a stall or a backlog',
+  );
 
-  readonly inboxRescued = new Counter({
-    name: 'skillgate_inbox_rescued_total',
-    help: 'Updates the dispatcher found by rescanning the store that no push had handed over (should stay 0)',
-    registers: [this.registry],
-  });
+  readonly inboxRescued = this.counter(
+    'skillgate_inbox_rescued_total',
+    'Updates the dispatcher found by rescanning the store that no push had handed over (should stay 0)',
+  );
 
-  readonly inboxWritable = new Gauge({
-    name: 'skillgate_inbox_writable',
-    help: '1 while the inbox store can write, 0 while a write or fsync failure keeps it refusing updates',
-    registers: [this.registry],
-  });
+  readonly inboxWritable = this.gauge(
+    'skillgate_inbox_writable',
+    '1 while the inbox store can write, 0 while a write or fsync failure keeps it refusing updates',
+  );
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'skillgate_' });
@@ -101,5 +82,19 @@ export class Metrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  // Field initialisers above call these: methods live on the prototype, and `registry` is the
+  // first field, so it exists by then.
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {
+    return new Histogram({ name, help, buckets, labelNames, registers: [this.registry] });
   }
 }

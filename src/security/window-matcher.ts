@@ -51,10 +51,6 @@ export class WindowMatcher {
     this.top = top;
   }
 
-  get empty(): boolean {
-    return this.windows.size === 0;
-  }
-
   spans(text: string): Spans {
     const spans: Spans = [];
     if (this.windows.size === 0 || text.length < WINDOW) return spans;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../errors.js';
+import { ConfigError, SkillgateError } from '../errors.js';
 
 export interface PythonInfo {
   /** `sys.executable` of PYTHON_BIN: the real interpreter, not a version-manager shim. */
@@ -53,7 +53,7 @@ export function hostScriptPath(): string {
     const file = fileURLToPath(url);
     if (fs.existsSync(file)) return file;
   }
-  throw new Error(`src/skills/host.py not found next to ${fileURLToPath(import.meta.url)}: ship src/skills/host.py with the build`);
+  throw new SkillgateError('SG_SKILL_HOST_MISSING', `src/skills/host.py not found next to ${fileURLToPath(import.meta.url)}: ship src/skills/host.py with the build`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { SkillgateError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { discoveryReport, readHostWarnings, type DiscoveryReport } from './frames.js';
 import { killGroup, type HostLauncher } from './launcher.js';
@@ -124,7 +125,7 @@ export class SkillRegistry {
       const timer = setTimeout(() => killGroup(child.pid), DISCOVERY_TIMEOUT_MS);
       child.once('error', (err) => {
         clearTimeout(timer);
-        reject(new Error(`skill discovery could not start: ${err.message}`));
+        reject(new SkillgateError('SG_SKILL_DISCOVERY_FAILED', `skill discovery could not start: ${err.message}`, { cause: err }));
       });
       child.once('close', (code, signal) => {
         clearTimeout(timer);
@@ -132,7 +133,7 @@ export class SkillRegistry {
         const parsed = safeJson(text.trim().split('\n').pop() ?? '');
         const report = discoveryReport.safeParse(parsed);
         if (report.success) return resolve(report.data);
-        reject(new Error(`skill discovery failed (exit ${code ?? signal}): ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no report'}`));
+        reject(new SkillgateError('SG_SKILL_DISCOVERY_FAILED', `skill discovery failed (exit ${code ?? signal}): ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no report'}`));
       });
     });
   }

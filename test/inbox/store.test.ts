@@ -193,6 +193,25 @@ t.test('a corrupt database file gives SG_STORE_UNAVAILABLE naming the file and t
   t.match(err.message, /mv .*inbox\.sqlite .*inbox\.sqlite\.corrupt/);
 });
 
+t.test('a database whose pages are damaged fails the integrity check at open, with the corrupt-file fix', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'inbox.sqlite');
+  const db = new Database(file);
+  db.exec('CREATE TABLE filler (x TEXT)');
+  const insert = db.prepare('INSERT INTO filler VALUES (?)');
+  for (let i = 0; i < 200; i++) insert.run(`row ${i} `.repeat(50));
+  db.close();
+  // The header (page 1) stays intact, so SQLite opens the file; a table page in the middle is garbage.
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 2 * 4096);
+  fs.closeSync(fd);
+  const err = catchError(() => openStore(dir));
+  t.equal(err.code, 'SG_STORE_UNAVAILABLE');
+  t.match(err.message, `Inbox store unavailable at ${file}: integrity check failed`);
+  t.match(err.message, /corrupt or is not a SQLite database/);
+  t.notMatch(err.message, /Inbox store unavailable.*Inbox store unavailable/, 'wrapped once');
+});
+
 t.test('a DATA_DIR that is a file gives SG_STORE_UNAVAILABLE saying it must be a directory', async (t) => {
   const dir = t.testdir({ 'data': 'a file where a directory should be' });
   const err = catchError(() => openStore(path.join(dir, 'data')));

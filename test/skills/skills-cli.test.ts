@@ -41,6 +41,12 @@ t.test('npm run skills', async (t) => {
     t.equal(cli(['run', 'nope'], env, dir).code, 1);
   });
 
+  t.test('bench of an unknown skill exits 1 naming it and the catalogue code', async (t) => {
+    const r = cli(['bench', 'nope', '1'], env, dir);
+    t.equal(r.code, 1);
+    t.match(r.stderr, /SG_SKILL_NOT_FOUND: no skill named nope/);
+  });
+
   t.test('bad JSON or no command is a usage error (exit 2)', async (t) => {
     t.equal(cli(['run', 'echo', '{oops'], env, dir).code, 2);
     t.equal(cli([], env, dir).code, 2);
