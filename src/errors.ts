@@ -101,6 +101,12 @@ export const ERROR_TABLE = {
     message: 'No loaded skill has that name; `npm run skills -- list` shows the ones there are.',
     exitCode: EXIT_FAILURE,
   },
+  SG_CGROUPS_UNAVAILABLE: {
+    className: 'SkillgateError',
+    // Never run a call without the limits it was promised: no slot means the host refuses calls.
+    message: 'No per-call cgroup could be lent (the pool is closed or at its cap); that host refuses every call until it is replaced.',
+    exitCode: EXIT_FAILURE,
+  },
   SG_UPDATE_CRASH_LOOP: {
     className: 'SkillgateError',
     message: 'The gateway stopped while handling this update on every attempt; it is set aside (failed), alerted and audited.',

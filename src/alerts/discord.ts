@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { createRedactor, type Redactor } from '../observability/redact.js';
 import { silentAlerter, type Alerter } from './alerter.js';
 import { deliverToDiscord, type DeliveryOptions, type DeliveryResult } from './discord-delivery.js';
+import { SkillgateError } from '../errors.js';
 
 export { ALERT_PREFIX, ALERT_USERNAME, DISCORD_CONTENT_MAX, discordPayload } from './discord-delivery.js';
 
@@ -260,10 +261,10 @@ function safeUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError('DISCORD_WEBHOOK_URL is not a URL; copy it from Discord: Channel settings > Integrations > Webhooks');
+    throw new SkillgateError('SG_INVALID_OPTION', 'DISCORD_WEBHOOK_URL is not a URL; copy it from Discord: Channel settings > Integrations > Webhooks');
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new TypeError('DISCORD_WEBHOOK_URL must be an https:// URL');
+    throw new SkillgateError('SG_INVALID_OPTION', 'DISCORD_WEBHOOK_URL must be an https:// URL');
   }
   return parsed;
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
+import { SkillgateError } from '../errors.js';
 
 /** A PEM certificate and its private key. */
 export interface SelfSignedPair {
@@ -45,7 +46,7 @@ export async function generateSelfSigned(options: SelfSignedOptions): Promise<Se
 function normaliseHost(raw: string): string {
   const host = raw.trim().replace(/^\[(.*)\]$/, '$1');
   if (!host || /[\s/]/.test(host)) {
-    throw new TypeError(`generateSelfSigned: "${raw}" is not a host name or IP address`);
+    throw new SkillgateError('SG_INVALID_OPTION', `generateSelfSigned: "${raw}" is not a host name or IP address`);
   }
   return host;
 }

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
+import { SkillgateError } from '../errors.js';
 
 /**
  * Per-chat conversation memory for the LLM router, one JSON file per chat in DATA_DIR/chats, so a
@@ -113,7 +114,7 @@ export class ChatHistory {
 
   private fileOf(chatId: number): string {
     // A number, never user text, names the file: no path can be smuggled in.
-    if (!Number.isSafeInteger(chatId)) throw new TypeError(`chat id must be an integer, got ${chatId}`);
+    if (!Number.isSafeInteger(chatId)) throw new SkillgateError('SG_INVALID_OPTION', `chat id must be an integer, got ${chatId}`);
     return path.join(this.dir, `${chatId}.json`);
   }
 }

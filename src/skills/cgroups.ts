@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
+import { SkillgateError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { describeCgroups, detectCgroups, type CgroupLayout, type Hierarchy } from './cgroup-detect.js';
 import { closeAll, killSlot, removeLeftovers, removeTree } from './cgroup-fs.js';
@@ -163,7 +164,7 @@ export class CgroupPool {
   }
 
   #take(): Slot {
-    if (this.#closed) throw new Error('the cgroup pool is closed');
+    if (this.#closed) throw new SkillgateError('SG_CGROUPS_UNAVAILABLE', 'the cgroup pool is closed');
     const index = this.#free.findIndex((slot) => killSlot(this.layout.hierarchies, slot.dirs));
     if (index >= 0) return this.#free.splice(index, 1)[0]!;
     return this.#create();
@@ -175,7 +176,7 @@ export class CgroupPool {
   }
 
   #create(): Slot {
-    if (this.#all.length >= MAX_SLOTS) throw new Error(`more than ${MAX_SLOTS} per-call cgroups in use`);
+    if (this.#all.length >= MAX_SLOTS) throw new SkillgateError('SG_CGROUPS_UNAVAILABLE', `more than ${MAX_SLOTS} per-call cgroups in use`);
     const name = `s${this.#all.length}`;
     const dirs = this.layout.hierarchies.map((h, i) => {
       const dir = path.join(this.rootDirs[i]!, name);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { Logger } from '../observability/logger.js';
 import { CgroupPool, type HostCgroupConfig, type SlotLease } from './cgroups.js';
 import type { SkillLimits } from './limits.js';
 import type { HostConfine, Sandbox } from './sandbox.js';
@@ -43,6 +44,8 @@ export interface LauncherOptions {
   /** Per-call cgroups; a warm host gets one slot per concurrent call plus its spare. */
   cgroups?: CgroupPool;
   maxConcurrency: number;
+  /** Told when no cgroup slot can be lent (the host then refuses its calls). */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -98,7 +101,8 @@ export class HostLauncher {
     if (!pool) return undefined;
     try {
       return pool.lease(count);
-    } catch {
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'Skills: no per-call cgroup for a new host; it refuses every call until it is replaced');
       return { config: { memoryMb: 0, slots: [] }, fds: [], release: () => undefined };
     }
   }

@@ -90,6 +90,7 @@ export async function prepareSkillRuntime(options: SkillRuntimeOptions): Promise
     hidden: config.gatewayPaths,
     cgroups: CgroupPool.start(config, logger).pool,
     maxConcurrency: config.maxConcurrency,
+    logger,
   });
   const registry = new SkillRegistry({ skillsDir: config.dir, privateRoot, launcher, logger });
   const warm = config.mode === 'warm' ? new WarmHost(launcher, socketDir, logger) : undefined;

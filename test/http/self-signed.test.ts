@@ -25,7 +25,7 @@ t.test('a bracketed IPv6 address becomes an IP SAN', async (t) => {
 });
 
 t.test('an empty host is refused', async (t) => {
-  await t.rejects(generateSelfSigned({ host: '  ' }), TypeError);
+  await t.rejects(generateSelfSigned({ host: '  ' }), { code: 'SG_INVALID_OPTION' });
 });
 
 t.test('a client that trusts the certificate as its CA completes a TLS handshake on 127.0.0.1', async (t) => {

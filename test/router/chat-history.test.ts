@@ -74,7 +74,7 @@ t.test('history off (0 messages) stores nothing', async (t) => {
 
 t.test('a chat id that is not an integer is refused rather than used in a path', async (t) => {
   const { store } = history(t);
-  await t.rejects(store.append(1.5, [user('x')]), TypeError);
+  await t.rejects(store.append(1.5, [user('x')]), { code: 'SG_INVALID_OPTION' });
 });
 
 t.test('trimming keeps the newest messages within the message bound', async (t) => {

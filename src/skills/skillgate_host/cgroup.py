@@ -22,10 +22,10 @@ after fork). Writing cgroup.procs remains the fallback when clone3 is not availa
 """
 
 import os
-import signal
 import time
 
 from .clone import fork_into_cgroup
+from .reaper import sigkill_each
 
 KILL_ROUNDS = 100  # a fork bomb may add members while we kill: bounded, 5 ms apart
 
@@ -78,11 +78,7 @@ class Slot:
                 except OSError:
                     self.kill_fd = None  # fall back to signalling the members one by one
             if self.kill_fd is None:
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
+                sigkill_each(pids)
             time.sleep(0.005)
         return not self.members()
 

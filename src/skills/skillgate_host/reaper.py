@@ -42,12 +42,17 @@ def kill_strays(keep):
         alive = reap_strays(keep)
         if not alive:
             return
-        for pid in alive:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        sigkill_each(alive)
         time.sleep(0.005)
+
+
+def sigkill_each(pids):
+    """SIGKILL each pid; one that is already gone (or not ours to signal) is skipped."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def reap_strays(keep):
