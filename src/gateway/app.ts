@@ -30,6 +30,7 @@ import { readinessOf, type Readiness } from './readiness.js';
 import { listenOrExplain, readTls } from './listeners.js';
 import { redactingRunner } from './redacting-runner.js';
 import { ReplyPath } from './reply-path.js';
+import { isUnhandledType, unhandledAtIntake } from './unhandled-type.js';
 
 /** How often the inbox backlog is compared with its alert threshold. */
 const BACKLOG_CHECK_MS = 15_000;
@@ -235,6 +236,7 @@ export class Gateway {
         intake: this.store,
         chatIdOf,
         isClosing: () => this.closing,
+        decidedAtIntake: { matches: isUnhandledType, finished: unhandledAtIntake(this.audit, this.metrics, this.logger) },
         metrics: this.metrics,
       },
     });

@@ -16,6 +16,7 @@ import type { HealthAlerts } from './health-alerts.js';
 import { judge } from './intake-filter.js';
 import { ReplyPath, type ReplyApi } from './reply-path.js';
 import { ReplyStage, type ReplyJournal } from './reply.js';
+import { recordUnhandled } from './unhandled-type.js';
 import type { ApprovalGate } from './skill-gate.js';
 
 /** The Bot API calls the pipeline makes. */
@@ -148,11 +149,9 @@ export function createUpdateHandler(deps: UpdateHandlerDeps) {
     try {
       if (parsed.success && parsed.data.message) await onMessage(update.updateId, parsed.data.message, journal, audit.record);
       else if (parsed.success && parsed.data.callback_query) await onCallback(parsed.data.callback_query, journal, audit.record);
-      else {
-        // Edits, channel posts, member updates...: accepted and deliberately ignored.
-        audit.record.outcome = 'ignored';
-        logger.debug({ updateId: update.updateId }, 'Update type ignored');
-      }
+      // Edits, channel posts, member updates...: accepted and deliberately ignored (the webhook
+      // decides most of them at intake; these came by polling, from an older run, or malformed).
+      else recordUnhandled(audit.record, logger);
     } catch (err) {
       if (err instanceof ReplyRejectedError) return audit.failed('reply_rejected', err);
       audit.failed('failed', err);

@@ -4,7 +4,7 @@ import { SkillgateError } from '../errors.js';
 import type { AcceptResult } from '../inbox/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { updateEnvelopeSchema } from '../telegram/update-schema.js';
+import { hasUpdateId } from '../telegram/update-schema.js';
 import { createSecretChecker } from './secret-check.js';
 import { helmetHeaders } from './static-helmet.js';
 
@@ -19,7 +19,8 @@ export type { AcceptResult };
 
 /** Where accepted updates go: the durable inbox. Resolves only once the update is on disk. */
 export interface UpdateIntake {
-  accept(updateId: number, chatId: number | null, payloadJson: string): Promise<AcceptResult>;
+  /** payloadJson null: decided at intake, stored done so that a re-delivery is a duplicate. */
+  accept(updateId: number, chatId: number | null, payloadJson: string | null): Promise<AcceptResult>;
 }
 
 export interface WebhookRouteOptions {
@@ -29,6 +30,8 @@ export interface WebhookRouteOptions {
   chatIdOf: (update: unknown) => number | null;
   /** True once shutdown began: new updates get 503 and stay with Telegram. */
   isClosing: () => boolean;
+  /** Updates nothing will be done with, decided here: stored done (never dispatched), then `finished` records them. */
+  decidedAtIntake?: { matches: (update: unknown) => boolean; finished: (updateId: number) => void };
   logger: Logger;
   metrics?: Metrics;
 }
@@ -94,15 +97,15 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
       },
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const body = request.body as ParsedBody | undefined;
-        const envelope = updateEnvelopeSchema.safeParse(body?.value);
-        if (!body || !envelope.success) {
+        if (!body || !hasUpdateId(body.value)) {
           metrics?.updates.inc({ outcome: 'rejected_bad_request' });
           return reply.code(400).send({ error: 'Bad Request: expected a JSON object with an integer update_id' });
         }
-        const updateId = envelope.data.update_id;
+        const updateId = body.value.update_id;
+        const decided = options.decidedAtIntake?.matches(body.value) === true;
         let result: AcceptResult;
         try {
-          result = await options.intake.accept(updateId, options.chatIdOf(body.value), body.raw);
+          result = await options.intake.accept(updateId, options.chatIdOf(body.value), decided ? null : body.raw);
         } catch (err) {
           logger.error({ err, updateId }, 'Webhook: could not store the update; Telegram will retry it');
           return unavailable(reply, 'store unavailable');
@@ -111,6 +114,7 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
         metrics?.updates.inc({ outcome: result });
         if (result === 'accepted') {
           logger.debug({ updateId }, 'Webhook: update stored');
+          if (decided) options.decidedAtIntake!.finished(updateId);
         } else {
           logger.info({ updateId }, 'Webhook: duplicate update acknowledged and ignored');
         }

@@ -39,6 +39,10 @@ export function prepareStatements(db: Database.Database) {
     insert: db.prepare(
       `INSERT OR IGNORE INTO updates (update_id, chat_id, payload, state, accepted_at) VALUES (?, ?, ?, 'accepted', ?)`,
     ),
+    // Decided at intake (nothing to run): done from the start, id only, pruned like any done row.
+    insertDone: db.prepare(
+      `INSERT OR IGNORE INTO updates (update_id, chat_id, state, accepted_at, finished_at) VALUES (?, ?, 'done', ?, ?)`,
+    ),
     exists: db.prepare(`SELECT 1 FROM updates WHERE update_id = ?`).pluck(),
     countOpen: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE state IN ${OPEN_STATES_SQL}`),
     countFailed: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE state = 'failed'`),

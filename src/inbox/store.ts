@@ -118,10 +118,11 @@ export class InboxStore {
   }
 
   /**
-   * Stores one update. Resolves once it is durable ('accepted'), or when its id was seen within
-   * the dedupe window ('duplicate'), or 'full' when INBOX_MAX_PENDING updates are unfinished.
+   * Stores one update. Resolves once it is durable ('accepted'), or when its id was seen within the dedupe window
+   * ('duplicate'), or 'full' when INBOX_MAX_PENDING updates are unfinished. payloadJson null: decided at intake, nothing
+   * to run; stored done (id only) in the same commit, so a re-delivery is a duplicate; never pending, dispatched or 'full'.
    */
-  accept(updateId: number, chatId: number | null, payloadJson: string): Promise<AcceptResult> {
+  accept(updateId: number, chatId: number | null, payloadJson: string | null): Promise<AcceptResult> {
     if (this.closed) return Promise.reject(storeClosed(this.file));
     // After a failed fsync nothing may be called durable until the reopen (class comment).
     if (this.health.kind === 'fsync') return Promise.reject(this.recovery.refusal());

@@ -42,7 +42,8 @@ export interface InboxStats {
 export interface PendingAccept {
   updateId: number;
   chatId: number | null;
-  payloadJson: string;
+  /** null: decided at intake (nothing to run), stored done with its id only (InboxStore.acceptFinished). */
+  payloadJson: string | null;
   resolve: (result: AcceptResult) => void;
   reject: (err: unknown) => void;
 }

@@ -6,12 +6,15 @@ type Statements = Connection['statements'];
 /**
  * Inserts one group commit's accepts (inside its transaction). A re-delivery is a duplicate; past
  * `maxPending` unfinished updates new ones are refused ('full'), but a re-delivery is still
- * answered 'duplicate' (200): a 503 would only make Telegram retry it.
+ * answered 'duplicate' (200): a 503 would only make Telegram retry it. An update decided at
+ * intake is inserted done: it takes no room among the unfinished ones, so it is never 'full',
+ * and it is not among the rows handed to the dispatcher.
  */
 export function insertAccepts(statements: Statements, batch: PendingAccept[], pending: number, maxPending: number, acceptedAt: number): InsertedBatch {
-  const { insert, exists } = statements;
+  const { insert, insertDone, exists } = statements;
   const rows: OpenUpdate[] = [];
   const results = batch.map((item): AcceptResult => {
+    if (item.payloadJson === null) return insertDone.run(item.updateId, item.chatId, acceptedAt, acceptedAt).changes === 0 ? 'duplicate' : 'accepted';
     if (pending + rows.length >= maxPending) return exists.get(item.updateId) ? 'duplicate' : 'full';
     const info = insert.run(item.updateId, item.chatId, item.payloadJson, acceptedAt);
     if (info.changes === 0) return 'duplicate';

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import { exponentialStep, jitteredBackoff } from '../backoff.js';
 import { ALLOWED_UPDATES } from './allowed-updates.js';
 import { TelegramApiError } from './errors.js';
+import { hasUpdateId } from './update-schema.js';
 
 export interface UpdatesSource {
   getUpdates(
@@ -192,8 +193,4 @@ export class TelegramPoller {
   private async pause(ms: number, signal: AbortSignal): Promise<void> {
     await sleep(ms, undefined, { signal }).catch(() => {});
   }
-}
-
-function hasUpdateId(u: unknown): u is { update_id: number } & Record<string, unknown> {
-  return typeof u === 'object' && u !== null && Number.isSafeInteger((u as { update_id?: unknown }).update_id);
 }

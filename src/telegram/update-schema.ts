@@ -49,8 +49,14 @@ export const callbackQuerySchema = z.looseObject({
   message: z.looseObject({ message_id: z.number().int(), chat, from: user.optional() }).optional(),
 });
 
-/** The envelope check the webhook applies: a JSON object with an integer update_id. */
-export const updateEnvelopeSchema = z.looseObject({ update_id: z.number().int() });
+/**
+ * The envelope check both intakes apply: a JSON object with an integer update_id. By hand, not
+ * with zod: it runs for every update on the webhook's hot path, and zod's object parse copies the
+ * whole update for a check of one field (issue 16).
+ */
+export function hasUpdateId(value: unknown): value is { update_id: number } & Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Number.isSafeInteger((value as { update_id?: unknown }).update_id);
+}
 
 export const updateSchema = z.looseObject({
   update_id: z.number().int(),

@@ -3,7 +3,7 @@ import type { TestContext } from '../helpers/tap.js';
 import { Agent, request } from 'undici';
 import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
-import type { AcceptResult } from '../../src/http/webhook-route.js';
+import type { AcceptResult, WebhookRouteOptions } from '../../src/http/webhook-route.js';
 import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 import { agentFrom } from './connection-helpers.js';
 
@@ -11,9 +11,9 @@ const PATH = '/telegram/webhook';
 const tls = await generateSelfSigned({ host: '127.0.0.1' });
 
 class MemoryIntake {
-  readonly stored = new Map<number, string>();
+  readonly stored = new Map<number, string | null>();
   mode: 'normal' | 'full' | 'broken' = 'normal';
-  async accept(updateId: number, _chatId: number | null, raw: string): Promise<AcceptResult> {
+  async accept(updateId: number, _chatId: number | null, raw: string | null): Promise<AcceptResult> {
     if (this.mode === 'broken') throw new Error('disk on fire');
     if (this.stored.has(updateId)) return 'duplicate';
     if (this.mode === 'full') return 'full';
@@ -22,7 +22,7 @@ class MemoryIntake {
   }
 }
 
-async function setup(t: TestContext, options: { trustProxy?: string[] } = {}) {
+async function setup(t: TestContext, options: { trustProxy?: string[]; decidedAtIntake?: WebhookRouteOptions['decidedAtIntake'] } = {}) {
   const intake = new MemoryIntake();
   const log = captureLogger([TEST_TOKEN, TEST_SECRET]);
   let closing = false;
@@ -36,6 +36,7 @@ async function setup(t: TestContext, options: { trustProxy?: string[] } = {}) {
       intake,
       chatIdOf: () => 7,
       isClosing: () => closing,
+      ...(options.decidedAtIntake ? { decidedAtIntake: options.decidedAtIntake } : {}),
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -62,6 +63,21 @@ t.test('webhook accepts a valid update over HTTPS with 200 after storing it', as
   t.equal(res.status, 200);
   t.equal(s.intake.stored.get(1), update(1), 'stored byte for byte');
   t.same(s.accepted, [1]);
+});
+
+t.test('an update decided at intake is stored without its payload and reported finished once, after it is stored', async (t) => {
+  const finished: number[] = [];
+  const decidedAtIntake = { matches: (u: unknown) => (u as { edited_message?: unknown }).edited_message !== undefined, finished: (id: number) => void finished.push(id) };
+  const s = await setup(t, { decidedAtIntake });
+  const edit = JSON.stringify({ update_id: 2, edited_message: { message_id: 1, chat: { id: 7 }, text: 'hi' } });
+  t.equal((await s.post(edit, s.good)).status, 200);
+  t.equal((await s.post(edit, s.good)).status, 200, 'a re-delivery is acknowledged');
+  t.equal((await s.post(update(3), s.good)).status, 200);
+  t.same([...s.intake.stored], [[2, null], [3, update(3)]], 'the edit is stored with no payload, the message byte for byte');
+  t.same(finished, [2], 'finished once: not for the duplicate, not for the message');
+  s.intake.mode = 'full';
+  t.equal((await s.post(JSON.stringify({ update_id: 4, edited_message: {} }), s.good)).status, 503, 'a refusal is not reported finished');
+  t.same(finished, [2]);
 });
 
 t.test('webhook rejects a missing secret with 401 and a JSON error', async (t) => {

@@ -156,6 +156,30 @@ t.test('pruning forgets done ids after the dedupe window and failures after thei
   t.equal(store.openSince(0).map((r) => r.updateId).join(), '3,1', 'unfinished updates are never pruned');
 });
 
+t.test('an update decided at intake (no payload) is stored done: a duplicate on re-delivery, never pending, dispatched or full, pruned by the timer', async (t) => {
+  let now = 1_000 * HOUR;
+  const { store } = openStore(t.testdir(), { now: () => now, maxPending: 1, dedupeWindowMs: 25 * HOUR, pruneIntervalMs: 20 });
+  t.teardown(() => store.close());
+  const pushed: number[] = [];
+  store.onDurable((rows) => pushed.push(...rows.map((r) => r.updateId)));
+  const [text, decided] = await Promise.all([acceptText(store, 1, 1), store.accept(2, 5, null)]);
+  t.same([text, decided], ['accepted', 'accepted'], 'both in one group commit');
+  t.equal(await acceptText(store, 3, 1), 'full', 'the text message filled the inbox');
+  t.equal(await store.accept(4, 5, null), 'accepted', 'a decided update takes no room, so it is never refused as full');
+  t.equal(await store.accept(2, 5, null), 'duplicate', 'a re-delivery is a duplicate');
+  t.equal(store.pendingCount(), 1, 'only the text message is pending');
+  t.same(pushed, [1], 'only the text message is handed to the dispatcher');
+  t.same(store.openSince(0).map((r) => r.updateId), [1]);
+  const reader = new Database(store.file, { readonly: true });
+  t.teardown(() => reader.close());
+  const rowOf = reader.prepare('SELECT state, payload, chat_id AS chatId, finished_at AS finishedAt FROM updates WHERE update_id = ?');
+  t.same(rowOf.get(2), { state: 'done', payload: null, chatId: 5, finishedAt: now }, 'done from the start, id only');
+  now += 26 * HOUR;
+  await waitUntil(() => rowOf.get(2) === undefined && rowOf.get(4) === undefined, 5_000, 'the prune timer');
+  t.ok(rowOf.get(1), 'the unfinished text message stays');
+  t.equal(await store.accept(2, 5, null), 'accepted', 'past the dedupe window its id is new again');
+});
+
 t.test('meta values persist across a reopen', async (t) => {
   const dir = t.testdir();
   const first = openStore(dir).store;
