@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import type { TestContext } from '../helpers/tap.js';
 import { InboxDispatcher, type InboxDispatcherOptions, type InboxUpdate, type UpdateHandler } from '../../src/inbox/dispatcher.js';
 import type { InboxStore } from '../../src/inbox/store.js';
 import type { AuditEntry } from '../../src/observability/audit.js';
@@ -207,13 +208,7 @@ t.test('stop(grace) gives up waiting for a hung handler after the grace period; 
   t.match(log.text(), /still running after the shutdown grace period/);
   store.close();
 
-  const next = openStore(dir).store;
-  t.teardown(() => next.close());
-  const again: InboxUpdate[] = [];
-  const { dispatcher: second } = dispatcherFor(t, next, async (u) => void again.push(u));
-  second.start();
-  await waitUntil(() => next.pendingCount() === 0);
-  t.match(again, [{ updateId: 1, attempts: 2 }], 'attempts survive the restart');
+  t.match(await replayAfterRestart(t, dir), [{ updateId: 1, attempts: 2 }], 'attempts survive the restart');
 });
 
 t.test('notify picks up newly accepted updates without waiting for a rescan', async (t) => {
@@ -284,11 +279,16 @@ t.test('a claim whose commit lands as the store closes does not start its handle
   await sleep(20);
   t.same(ran, [], 'nothing sent whose outcome could not be recorded');
 
+  t.match(await replayAfterRestart(t, dir), [{ updateId: 1, attempts: 2 }]);
+});
+
+/** Reopens the store in `dir` with a fresh dispatcher and returns what it handled once idle. */
+async function replayAfterRestart(t: TestContext, dir: string): Promise<InboxUpdate[]> {
   const next = openStore(dir).store;
   t.teardown(() => next.close());
   const again: InboxUpdate[] = [];
   const { dispatcher: second } = dispatcherFor(t, next, async (u) => void again.push(u));
   second.start();
   await waitUntil(() => next.pendingCount() === 0);
-  t.match(again, [{ updateId: 1, attempts: 2 }]);
-});
+  return again;
+}

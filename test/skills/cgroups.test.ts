@@ -5,7 +5,7 @@ import t from 'tap';
 import { CgroupPool } from '../../src/skills/cgroups.js';
 import type { SkillRuntime } from '../../src/skills/runtime.js';
 import { detectCgroups } from '../../src/skills/cgroup-detect.js';
-import { DECORATOR, eventually, MODES, startRuntime } from './helpers.js';
+import { bwrapWorks, DECORATOR, eventually, MODES, startRuntime } from './helpers.js';
 
 /** Real per-call cgroups: root (or a delegated subtree) on a machine with memory and pids controllers. */
 function cgroupSkip(): string | false {
@@ -189,15 +189,6 @@ for (const mode of MODES) {
       t.same(ourCgroups(), [], 'gone after close');
     });
   });
-}
-
-function bwrapWorks(): boolean {
-  try {
-    execFileSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // The slots' descriptors pass through bubblewrap (pids there are namespaced: no pid checks).

@@ -1,17 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { DECORATOR, MODES, startRuntime } from './helpers.js';
-
-function bwrapWorks(): boolean {
-  try {
-    execFileSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-net', '--', '/bin/true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { bwrapWorks, DECORATOR, MODES, startRuntime } from './helpers.js';
 
 const skip = bwrapWorks() ? false : 'bubblewrap (bwrap) is not installed or cannot create namespaces here';
 
