@@ -108,7 +108,6 @@ class Spawner:
         os.waitpid(spare.pid, 0)
         self.end(spare.pid)
         remove_call_tmp(self.cfg, spare.pid)
-
     def after_reply(self, pid, more_calls):
         """Skill process `pid`'s call was answered: remove its temp dir and, when more calls may
         come (a warm host), make the next skill process's temp dir and Landlock ruleset now, so
