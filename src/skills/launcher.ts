@@ -5,10 +5,6 @@ import { CgroupPool, type HostCgroupConfig, type SlotLease } from './cgroups.js'
 import type { SkillLimits } from './limits.js';
 import type { HostConfine, Sandbox } from './sandbox.js';
 
-/** Skill processes the warm host forks ahead of their calls, in one batch (skillgate_host/spawner.py
- * SPARES): each needs a cgroup slot of its own. */
-const SPARES = 2;
-
 /** What host.py needs to know (argv, JSON): paths and limits, never a secret or user data. */
 export interface HostConfig {
   dir: string;
@@ -45,7 +41,7 @@ export interface LauncherOptions {
   skillsDir: string;
   /** The gateway's own paths (its folder, DATA_DIR, TLS files), masked where they lie in the workspace. */
   hidden: string[];
-  /** Per-call cgroups; a warm host gets one slot per concurrent call plus its spares (SPARES). */
+  /** Per-call cgroups; a warm host gets one slot per concurrent call plus its spare. */
   cgroups?: CgroupPool;
   maxConcurrency: number;
   /** Told when no cgroup slot can be lent (the host then refuses its calls). */
@@ -73,7 +69,7 @@ export class HostLauncher {
       confine: o.sandbox.hostConfine?.(network),
       ...rest,
     };
-    const lease = this.#lease(mode === 'serve' ? o.maxConcurrency + SPARES : 1);
+    const lease = this.#lease(mode === 'serve' ? o.maxConcurrency + 1 : 1);
     if (lease) config.cgroups = lease.config;
     const { command, args } = o.sandbox.wrap(o.python, ['-B', o.hostScript, mode, JSON.stringify(config)], {
       workspace: o.workspaceDir,

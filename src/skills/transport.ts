@@ -47,7 +47,7 @@ export function coldTransport(launcher: HostLauncher, liveDir: string, network =
   };
 }
 
-/** A connection to the warm host: the call's request goes to one of its spare skill processes (or a fresh fork). */
+/** A connection to the warm host: the call's request goes to its spare skill process (or a fresh fork). */
 export function warmTransport(socketPath: string): Promise<CallTransport | undefined> {
   return new Promise((resolve) => {
     const socket = net.createConnection(socketPath);

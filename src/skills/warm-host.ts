@@ -28,7 +28,7 @@ const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
  * The warm skill host: a single-threaded Python process that imported the skills once and runs
- * each call in a child process of its own, forked and confined ahead of time (a spare, see
+ * each call in a child process of its own, forked and confined ahead of time (the spare, see
  * skillgate_host/spawner.py) so a call pays neither. A new generation is started on every registry reload; the old one keeps
  * serving its in-flight calls and exits once they are done. If the host dies it is restarted
  * with backoff; meanwhile `connect()` returns undefined and the runtime spawns cold.
@@ -221,7 +221,7 @@ export class WarmHost {
   }
 
   #stopGeneration(generation: Generation): void {
-    // Closing stdin makes the host stop accepting, drop its spares, finish its running calls and exit.
+    // Closing stdin makes the host stop accepting, drop its spare, finish its running calls and exit.
     generation.child.stdin?.end();
     setTimeout(() => {
       if (!generation.exited) killGroup(generation.child.pid);

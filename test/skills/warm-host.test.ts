@@ -136,36 +136,30 @@ t.test('warm: ninety calls at once all run (the host holds three descriptors per
 t.test('warm: a spare killed from outside is replaced and calls keep working', async (t) => {
   const { runtime, workspace } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const host = findHost(workspace);
-  t.ok(await eventually(() => childrenOf(host).length === 2, 50), 'an idle host holds two spares');
+  t.ok(await eventually(() => childrenOf(host).length === 1, 50), 'an idle host holds one spare');
   const [spare] = childrenOf(host);
   process.kill(spare!, 'SIGKILL');
   t.ok(await eventually(() => !childrenOf(host).includes(spare!), 50), 'the dead spare is reaped');
-  t.equal((await runtime.run('count_calls', {})).outcome, 'ok', 'the next call runs in the other spare');
-  t.ok(await eventually(() => childrenOf(host).length === 2 && !childrenOf(host).includes(spare!), 50), 'two new spares');
-  process.kill(childrenOf(host)[0]!, 'SIGKILL');
-  process.kill(childrenOf(host)[1]!, 'SIGKILL');
-  t.ok(await eventually(() => childrenOf(host).length === 0, 50), 'both spares killed and reaped');
-  t.equal((await runtime.run('count_calls', {})).outcome, 'ok', 'without a spare the call forks its own process');
-  t.ok(await eventually(() => childrenOf(host).length === 2, 50), 'and the spares are refilled');
+  t.equal((await runtime.run('count_calls', {})).outcome, 'ok', 'the next call forks its own process');
+  t.ok(await eventually(() => childrenOf(host).length === 1 && childrenOf(host)[0] !== spare, 50), 'a new spare');
   t.equal((await runtime.run('count_calls', {})).outcome, 'ok');
 });
 
-t.test('warm: after calls that leave processes behind, the host holds nothing but its spares', async (t) => {
+t.test('warm: after calls that leave processes behind, the host holds nothing but its spare', async (t) => {
   const { runtime, workspace } = await startRuntime(t, { 'calls.py': SKILLS, 'hostile.py': fixture('hostile.py') }, { mode: 'warm', timeoutMs: 1000 });
   const host = findHost(workspace);
   t.equal((await runtime.run('leave_orphan', {})).outcome, 'ok');
   t.equal((await runtime.run('child_survives', { seconds: 0.1 })).outcome, 'ok');
   t.equal((await runtime.run('orphan_sleeper', {})).outcome, 'timeout');
   t.equal((await runtime.run('raises', {})).outcome, 'error');
-  // Four calls took four spares; the second and the fourth refilled two each.
-  t.ok(await eventually(() => childrenOf(host).length === 2, 50), `two children left (spares): ${childrenOf(host).join(', ')}`);
+  t.ok(await eventually(() => childrenOf(host).length === 1, 50), `one child left: ${childrenOf(host).join(', ')}`);
 });
 
-t.test('warm: a reload mid-call lets the old host finish the call, then it exits with its spares', async (t) => {
+t.test('warm: a reload mid-call lets the old host finish the call, then it exits with its spare', async (t) => {
   const { runtime, workspace, skillsDir } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const oldHost = findHost(workspace);
-  t.ok(await eventually(() => childrenOf(oldHost).length === 2, 50), 'its spares are up');
-  const oldSpare = childrenOf(oldHost)[1];
+  t.ok(await eventually(() => childrenOf(oldHost).length === 1, 50), 'its spare is up');
+  const [oldSpare] = childrenOf(oldHost);
   const inFlight = runtime.run('nap', { seconds: 1 });
   await new Promise((r) => setTimeout(r, 200));
   fs.writeFileSync(path.join(skillsDir, 'more.py'), `${DECORATOR}\n@skill("More")\ndef more():\n    return "more"\n`);

@@ -1,5 +1,5 @@
-"""Forking skill processes, and the warm host's spares: skill processes forked and confined ahead
-of their calls, each blocked on a pipe until its call's request arrives. Each serves that one call only."""
+"""Forking skill processes, and the warm host's spare: one skill process forked and confined ahead
+of its call, blocked on a pipe until the call's request arrives. It serves that one call only."""
 
 import os
 import signal
@@ -20,85 +20,68 @@ class Spare:
         self.result_r = result_r
 
 
-# Spares are forked two at a time. After a fork, every page the host writes is copied (a spare still
-# shares it): about 320 pages per call, whatever the host does, so that copy is paid once per
-# batch, not once per call (forks back to back copy nothing in between). The warm host's cgroup
-# lease has one slot per concurrent call plus SPARES; a spare that finds no free slot is not forked.
-SPARES = 2
-
-
 class Spawner:
     def __init__(self, functions, cfg):
         self.functions = functions
         self.cfg = cfg
-        self.spares = []  # oldest first
+        self.spare = None
         self.host_pid = os.getpid()
         self.slots = slots_from(cfg)  # per-call cgroups, when the gateway could create them
 
-    def spare_pids(self):
-        return [spare.pid for spare in self.spares]
+    @property
+    def spare_pid(self):
+        return self.spare.pid if self.spare is not None else None
 
     def fork_for(self, func, args):
         """A skill process for a call already received: (pid, stdout read end, result read end)."""
         return self._fork(lambda out_w, result_w: run_skill(self.host_pid, func, args, out_w, result_w, self.cfg))
 
     def take_spare(self, request_line):
-        """Hands the (validated) request line to a spare; its (pid, out_r, result_r), or None."""
-        while self.spares:
-            spare = self.spares.pop(0)
-            try:
-                written = os.write(spare.request_w, request_line)
-            except OSError:  # it died meanwhile
-                written = -1
-            if written == len(request_line):
-                os.close(spare.request_w)  # EOF: the spare parses what it read and runs the skill
-                return spare.pid, spare.out_r, spare.result_r
-            self._drop(spare)  # dead, or the request is more than the pipe holds at once
-            if written >= 0:
-                return None  # the others would not take it either
-        return None
+        """Hands the (validated) request line to the spare; its (pid, out_r, result_r), or None."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        try:
+            written = os.write(spare.request_w, request_line)
+        except OSError:  # it died meanwhile
+            written = -1
+        if written != len(request_line):  # or the request is more than the pipe holds at once
+            self.spare = spare
+            self.drop_spare()
+            return None
+        os.close(spare.request_w)  # EOF: the spare parses what it read and runs the skill
+        return spare.pid, spare.out_r, spare.result_r
 
     def prefork(self):
-        """Refills the spares once the last one was taken (see SPARES)."""
-        if self.spares:
+        if self.spare is not None:
             return
-        for _ in range(SPARES):
-            spare = self._fork_spare()
-            if spare is None:
-                return
-            self.spares.append(spare)
-
-    def _fork_spare(self):
         try:
             request_r, request_w = os.pipe2(os.O_CLOEXEC)
         except OSError:
-            return None  # out of descriptors for now: calls fork on demand
+            return  # out of descriptors for now: calls fork on demand
         try:
             pid, out_r, result_r = self._fork(
                 lambda out_w, result_w: run_spare(self.host_pid, self.functions, request_r, out_w, result_w, self.cfg)
             )
         except OSError:
-            pid = None  # out of processes, descriptors or free slots for now: calls fork on demand
+            pid = None  # out of processes or descriptors for now: calls fork on demand
         os.close(request_r)
         if pid is None:
             os.close(request_w)
-            return None
+            return
         os.set_blocking(request_w, False)
-        return Spare(pid, request_w, out_r, result_r)  # pyright: ignore[reportPossiblyUnboundVariable] (bound when pid is)
+        self.spare = Spare(pid, request_w, out_r, result_r)  # pyright: ignore[reportPossiblyUnboundVariable] (bound when pid is)
 
-    def check_spares(self):
+    def check_spare(self):
         """After SIGCHLD: a spare that died (killed from outside, failed to confine) is dropped;
-        once none is left the next call forks its own and refills them."""
-        for spare in [s for s in self.spares if leader_exited(s.pid)]:
-            self.spares.remove(spare)
-            self._drop(spare)
+        the next call forks its own and replaces it."""
+        if self.spare is not None and leader_exited(self.spare.pid):
+            self.drop_spare()
 
-    def drop_spares(self):
-        spares, self.spares = self.spares, []
-        for spare in spares:
-            self._drop(spare)
-
-    def _drop(self, spare):
+    def drop_spare(self):
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return
         for fd in (spare.request_w, spare.out_r, spare.result_r):
             os.close(fd)
         try:
@@ -108,6 +91,7 @@ class Spawner:
         os.waitpid(spare.pid, 0)
         self.end(spare.pid)
         remove_call_tmp(self.cfg, spare.pid)
+
     def after_reply(self, pid, more_calls):
         """Skill process `pid`'s call was answered: remove its temp dir and, when more calls may
         come (a warm host), make the next skill process's temp dir and Landlock ruleset now, so

@@ -6,11 +6,10 @@ stdout and result pipes, its exit (SIGCHLD through a wake-up pipe) and its deadl
 sits between the host and the skill. Blocking happens only while killing something (bounded
 rounds, 5 ms apart), never on the happy path.
 
-The warm host keeps spares: skill processes forked and confined ahead of time, each waiting for
-its single request. A call hands its request to the oldest spare (and when it took the last one,
-two new spares are forked while the skill runs: spawner.py says why two), which takes the fork
-and the confinement off the call's latency. Each skill process still serves exactly one call;
-without a spare a call forks its own.
+The warm host keeps one spare: a skill process forked and confined ahead of time that waits for
+its single request. A call hands its request to the spare (and a new spare is forked while the
+skill runs), which takes the fork and the confinement off the call's latency. Each skill process
+still serves exactly one call; without a spare a call forks its own.
 """
 
 import math
@@ -120,7 +119,7 @@ class Supervisor:
         self.sel.unregister(self.listener)
         self.listener.close()
         self.listener = None
-        self.spawner.drop_spares()
+        self.spawner.drop_spare()
 
     def _on_channel(self, call, _fd, mask):
         if mask & WRITE:
@@ -204,7 +203,7 @@ class Supervisor:
         for pid, call in list(self.running.items()):
             if leader_exited(pid):
                 self._reap(call)
-        self.spawner.check_spares()
+        self.spawner.check_spare()
 
     # ------------------------------------------------------------------ a call's life
 
@@ -227,9 +226,10 @@ class Supervisor:
         self._send(call, start_frame(pid))
 
     def _keep(self):
-        """Our children that are not strays: the running skill processes and the spares."""
+        """Our children that are not strays: the running skill processes and the spare."""
         keep = set(self.running)
-        keep.update(self.spawner.spare_pids())
+        if self.spawner.spare_pid is not None:
+            keep.add(self.spawner.spare_pid)
         return keep
 
     def _kill(self, call):
