@@ -32,6 +32,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from skillgate_host.cgroup import slots_from  # noqa: E402 (the path above comes first)
 from skillgate_host.config import HostConfig  # noqa: E402
+# Skill files import the shipped decorator; importing it here, before SKILL_RUN_AS drops our
+# privileges, serves their import from sys.modules even when the checkout is not readable by that
+# user (a clone under a 0700 home folder).
+from skillgate_host import decorator as _preloaded_decorator  # noqa: E402,F401
 from skillgate_host.confinement import confine_call, confine_host, probe, remove_call_tmp  # noqa: E402
 from skillgate_host.discovery import find_skills, import_one_file, import_skill_files  # noqa: E402
 from skillgate_host.isolation import discover_isolated  # noqa: E402
