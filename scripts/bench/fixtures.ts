@@ -2,18 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 /** The trivial skill every latency figure runs: the cost of the machinery, not of the skill. */
-const PING_SKILL = `import functools
-
-
-def skill(description):
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            return fn(*args, **kwargs)
-        wrapper.is_skill = True
-        wrapper.description = description
-        return wrapper
-    return decorate
+const PING_SKILL = `from skillgate_host.decorator import skill  # shipped next to host.py
 
 
 @skill("Answer pong: proves the skill machinery is alive.")
