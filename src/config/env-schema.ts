@@ -34,6 +34,15 @@ const isProxyAddress = (entry: string) => {
   return /^\d{1,3}$/.test(range) ? Number(range) <= (family === 4 ? 32 : 128) : isIP(range) === family;
 };
 
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** Telegram only delivers webhooks to these ports. */
 export const TELEGRAM_WEBHOOK_PORTS = [443, 80, 88, 8443] as const;
 
@@ -156,6 +165,18 @@ export const envSchema = z.object({
   SKILL_ENV_ALLOW: z.string().transform(csv).default([]),
   /** Default ./data. */
   DATA_DIR: z.string().default('./data'),
+  /**
+   * Unset by default: durable state is SQLite in DATA_DIR. A postgres:// URL keeps it in PostgreSQL
+   * instead, so several replicas behind one proxy share it (section 7 of the contract).
+   */
+  DATABASE_URL: z
+    .string()
+    .refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL with a host, e.g. postgres://skillgate:PASSWORD@127.0.0.1:5432/skillgate')
+    .optional(),
+  /** Default: the host name. This replica's name in the database, the logs and the `replica` metric label. */
+  REPLICA_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores').optional(),
+  /** Default 5000. A replica silent this long is presumed dead and its chats move to another replica. */
+  REPLICA_LEASE_MS: int(1_000, 600_000).default(5_000),
   /** Default 20000. Accepted-but-unfinished updates above this get 503 + Retry-After. */
   INBOX_MAX_PENDING: int(1, 10_000_000).default(20_000),
   /** Default 16. Chats processed in parallel. */

@@ -24,7 +24,9 @@ export function toConfig(env: Env, cwd: string) {
   const abs = (p: string) => path.resolve(cwd, expandHome(p));
   const tls = env.TLS === 'on';
   const llmEnabled = env.OPENAI_API_KEY !== undefined || env.OPENAI_BASE_URL !== undefined;
-  const secrets = [env.TELEGRAM_BOT_TOKEN, env.TELEGRAM_WEBHOOK_SECRET, env.OPENAI_API_KEY, env.DISCORD_WEBHOOK_URL]
+  // The URL's password alone too: the driver's errors may quote it without the URL around it.
+  const databasePassword = env.DATABASE_URL ? decodeURIComponent(new URL(env.DATABASE_URL).password) : undefined;
+  const secrets = [env.TELEGRAM_BOT_TOKEN, env.TELEGRAM_WEBHOOK_SECRET, env.OPENAI_API_KEY, env.DISCORD_WEBHOOK_URL, env.DATABASE_URL, databasePassword]
     .filter((s): s is string => typeof s === 'string' && s.length > 0);
   // The Discord webhook URL embeds its own token as the last path segment.
   if (env.DISCORD_WEBHOOK_URL) {
@@ -70,6 +72,10 @@ export function toConfig(env: Env, cwd: string) {
       : undefined,
     skills: skillsSection(env, cwd),
     dataDir: abs(env.DATA_DIR),
+    /** Set: durable state in PostgreSQL, shared by the replicas (src/inbox/pg); unset: SQLite in DATA_DIR. */
+    database: env.DATABASE_URL
+      ? { url: env.DATABASE_URL, replicaName: env.REPLICA_ID ?? os.hostname(), leaseMs: env.REPLICA_LEASE_MS }
+      : undefined,
     inboxMaxPending: env.INBOX_MAX_PENDING,
     chatConcurrency: env.CHAT_CONCURRENCY,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,

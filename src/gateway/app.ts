@@ -6,7 +6,8 @@ import type { Config } from '../config/index.js';
 import { buildAdminServer } from '../http/admin-server.js';
 import { buildMainServer } from '../http/server.js';
 import { InboxDispatcher } from '../inbox/dispatcher.js';
-import { InboxStore } from '../inbox/store.js';
+import { openUpdateStore, type OpenedStore } from '../inbox/open-store.js';
+import type { UpdateStore } from '../inbox/update-store.js';
 import { AuditLog } from '../observability/audit.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -18,6 +19,7 @@ import { SkillRuntime } from '../skills/runtime.js';
 import { TelegramApi } from '../telegram/api-client.js';
 import { chatIdOf } from '../telegram/chat-id.js';
 import { TelegramPoller } from '../telegram/polling.js';
+import type { PollerLeadership } from '../inbox/pg/poller-leadership.js';
 import { ensureWebhook } from '../telegram/webhook-registration.js';
 import type { SendRateLimits } from '../telegram/rate-limiter.js';
 import { ApprovalService } from './approvals.js';
@@ -62,6 +64,7 @@ export class Gateway {
   private main: FastifyInstance | undefined;
   private admin: FastifyInstance | undefined;
   private poller: TelegramPoller | undefined;
+  private leadership: PollerLeadership | undefined;
   private dispatcher: InboxDispatcher | undefined;
   private audit: AuditLog | undefined;
   private webhookRegistered: boolean | undefined;
@@ -77,7 +80,9 @@ export class Gateway {
     readonly metrics: Metrics,
     readonly alerter: Alerter,
     readonly redact: Redactor,
-    readonly store: InboxStore,
+    readonly store: UpdateStore,
+    /** With DATABASE_URL: this process among the replicas. */
+    private readonly replicas: OpenedStore['replicas'],
     readonly skills: SkillRuntime,
     readonly api: TelegramApi,
     readonly router: IntentRouter,
@@ -93,20 +98,21 @@ export class Gateway {
     const redact = options.redact ?? createRedactor(outboundSecrets(config));
     const alerter = options.alerter ?? alerterFor(config.discordWebhookUrl, { logger, redact, metrics });
     logger.info(
-      { mode: config.telegram.mode, router: config.llm ? 'llm' : 'rules', skillMode: config.skills.mode, sandbox: config.skills.sandbox },
+      {
+        mode: config.telegram.mode,
+        router: config.llm ? 'llm' : 'rules',
+        store: config.database ? 'postgres' : 'sqlite',
+        skillMode: config.skills.mode,
+        sandbox: config.skills.sandbox,
+      },
       'Starting skillgate',
     );
     logger.info(`Configured interface: ${config.telegram.mode === 'webhook' ? 'Telegram webhooks' : 'Telegram long polling'}`);
 
     // The watch exists only with the gateway; a failure before that is the start's own error.
     let watch: InboxWatch | undefined;
-    const store = InboxStore.open({
-      dataDir: config.dataDir,
-      logger,
-      maxPending: config.inboxMaxPending,
-      metrics,
-      onHealthChange: (health) => watch?.storeHealthChanged(health),
-    });
+    const { store, replicas } = await openUpdateStore(config, { logger, metrics, onHealthChange: (health) => watch?.storeHealthChanged(health) });
+    if (replicas) metrics.labelReplica(config.database!.replicaName);
     let skills: SkillRuntime | undefined;
     try {
       skills = await SkillRuntime.create({ config: config.skills, logger, metrics, env: options.env });
@@ -117,19 +123,21 @@ export class Gateway {
         redact,
         metrics,
         sendRateLimits: options.sendRateLimits ?? config.telegram.sendRate,
+        // Telegram's overall limit is the bot's: the live replicas split it evenly.
+        sendRateShare: replicas ? () => 1 / replicas.liveReplicas() : undefined,
       });
       // The OpenAI SDK is loaded only when the LLM router is on: the rule router's gateway does
       // not pay its ~13 MB of resident code and heap.
       const router: IntentRouter = config.llm
         ? new (await import('../router/llm-router.js')).LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter, redact })
         : new RuleRouter();
-      const gateway = new Gateway(config, logger, metrics, alerter, redact, store, skills, api, router);
+      const gateway = new Gateway(config, logger, metrics, alerter, redact, store, replicas, skills, api, router);
       watch = gateway.inboxWatch;
       await gateway.run();
       return gateway;
     } catch (err) {
       await skills?.close().catch(() => undefined);
-      store.close();
+      await store.close();
       throw err;
     }
   }
@@ -217,10 +225,24 @@ export class Gateway {
       await this.listenMain();
       if (config.http.publicUrl) void this.registerWebhook();
     } else {
-      this.poller = new TelegramPoller({ api: this.api, store: this.store, dispatcher, logger, alerter: this.alerter });
+      this.poller = new TelegramPoller({ api: this.api, store: this.store, dispatcher, logger, alerter: this.alerter, leadership: await this.pollerLeadership() });
       this.poller.start();
     }
     await this.listenAdmin();
+  }
+
+  /** With several replicas, one poller among them (PostgreSQL advisory lock). */
+  private async pollerLeadership(): Promise<PollerLeadership | undefined> {
+    const { database } = this.config;
+    if (!database || !this.replicas) return undefined;
+    const { PollerLeadership } = await import('../inbox/pg/poller-leadership.js');
+    this.leadership = new PollerLeadership({
+      url: database.url,
+      applicationName: `skillgate ${this.replicas.replicaId} poller`,
+      logger: this.logger,
+      retryMs: Math.max(250, Math.floor(database.leaseMs / 5)),
+    });
+    return this.leadership;
   }
 
   private async listenMain(): Promise<void> {
@@ -269,6 +291,7 @@ export class Gateway {
     return readinessOf({
       skills: this.skills.status(),
       store: this.store,
+      replicas: this.replicas,
       inboxWatch: this.inboxWatch,
       closing: this.closing,
       webhookRegistered: this.config.telegram.mode === 'webhook' && this.config.http.publicUrl ? this.webhookRegistered : 'not used',
@@ -281,6 +304,7 @@ export class Gateway {
     this.inboxWatch.stop();
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, 'Shutting down: intake stopped, draining in-flight updates');
     await this.poller?.stop();
+    await this.leadership?.release();
     await this.dispatcher?.stop(this.config.shutdownGraceMs);
     // Past the grace period: cancel what still runs (skills, LLM turns); their updates are not
     // answered now but stay in the store, so let them record that before the store closes.
@@ -289,7 +313,7 @@ export class Gateway {
     await this.main?.close();
     await this.admin?.close();
     await this.skills.close();
-    this.store.close();
+    await this.store.close();
     this.audit?.close();
     await this.api.close();
     // Shutdown never waits on Discord longer than this.

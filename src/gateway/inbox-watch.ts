@@ -1,10 +1,11 @@
 import type { Alerter } from '../alerts/alerter.js';
-import type { InboxStore, StoreHealth } from '../inbox/store.js';
+import type { StoreHealth } from '../inbox/store.js';
+import type { UpdateStore } from '../inbox/update-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface InboxWatchOptions {
-  store: Pick<InboxStore, 'oldestUnclaimedAgeMs' | 'writeHealth'>;
+  store: Pick<UpdateStore, 'oldestUnclaimedAgeMs' | 'writeHealth'>;
   alerter: Alerter;
   logger: Logger;
   metrics?: Metrics;

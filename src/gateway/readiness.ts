@@ -1,4 +1,4 @@
-import type { InboxStore } from '../inbox/store.js';
+import type { UpdateStore } from '../inbox/update-store.js';
 import type { SkillRuntimeStatus } from '../skills/runtime.js';
 import type { InboxWatch } from './inbox-watch.js';
 
@@ -10,7 +10,9 @@ export interface Readiness {
 
 export interface ReadinessParts {
   skills: SkillRuntimeStatus;
-  store: Pick<InboxStore, 'isOpen' | 'stats'>;
+  store: Pick<UpdateStore, 'isOpen' | 'stats' | 'kind' | 'location'>;
+  /** With DATABASE_URL: this replica and how many are alive (the database is the store, so it is part of readiness). */
+  replicas?: { replicaId: string; liveReplicas(): number };
   inboxWatch: Pick<InboxWatch, 'notReadyReason' | 'detail'>;
   closing: boolean;
   /** Webhook mode with PUBLIC_URL: whether registration worked (undefined: not yet). */
@@ -33,6 +35,14 @@ export function readinessOf(parts: ReadinessParts): Readiness {
   return {
     ready: reasons.length === 0,
     reasons,
-    detail: { sandbox: skills.sandbox, skills, inbox: { ...store.stats(), ...inboxWatch.detail() } },
+    detail: {
+      sandbox: skills.sandbox,
+      skills,
+      inbox: { ...store.stats(), ...inboxWatch.detail() },
+      store: { kind: store.kind, location: store.location },
+      ...(parts.replicas
+        ? { database: { location: store.location, writable: !storeTrouble, replica: parts.replicas.replicaId, liveReplicas: parts.replicas.liveReplicas() } }
+        : {}),
+    },
   };
 }

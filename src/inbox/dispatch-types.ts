@@ -3,7 +3,7 @@ import type { AuditEntry } from '../observability/audit.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Redactor } from '../observability/redact.js';
-import type { InboxStore } from './store.js';
+import type { UpdateStore } from './update-store.js';
 
 /** One stored update, handed to the handler. */
 export interface InboxUpdate {
@@ -22,8 +22,8 @@ export interface ReplyJournal {
 
 export type UpdateHandler = (update: InboxUpdate, journal: ReplyJournal) => Promise<void>;
 
-export type DispatchStore = Pick<InboxStore, 'openSince' | 'begin' | 'markReplied' | 'markDone' | 'markFailed' | 'scheduleRetry'> &
-  Partial<Pick<InboxStore, 'onDurable' | 'onReopen' | 'writeHealth' | 'committed' | 'isOpen'>>;
+export type DispatchStore = Pick<UpdateStore, 'openSince' | 'begin' | 'markReplied' | 'markDone' | 'markFailed' | 'scheduleRetry'> &
+  Partial<Pick<UpdateStore, 'onDurable' | 'onReopen' | 'writeHealth' | 'committed' | 'isOpen'>>;
 
 export interface InboxDispatcherOptions {
   store: DispatchStore;

@@ -4,6 +4,10 @@ import type { InboxDispatcherOptions } from './dispatch-types.js';
 import { Lanes, type Lane } from './lanes.js';
 import type { OpenUpdate } from './types.js';
 import { UpdateRun } from './update-run.js';
+import { isPromise } from './update-store.js';
+
+/** Rows read per query when the dispatcher reads the store back. */
+const LOAD_PAGE = 1000;
 
 export type { DispatchStore, InboxDispatcherOptions, InboxUpdate, ReplyJournal, UpdateHandler } from './dispatch-types.js';
 export { defaultBackoff } from './update-run.js';
@@ -56,8 +60,12 @@ export class InboxDispatcher {
     const offReopen = store.onReopen?.(() => this.notify('replay'));
     this.unsubscribe = [offDurable, offReopen].filter((off) => off !== undefined);
     const resumed = this.load();
-    if (resumed > 0) this.options.logger.info({ updates: resumed }, 'Inbox: resuming unfinished updates from the last run');
-    this.pump();
+    const resume = (n: number) => {
+      if (n > 0) this.options.logger.info({ updates: n }, 'Inbox: resuming unfinished updates from the last run');
+      this.pump();
+    };
+    if (isPromise(resumed)) void resumed.then(resume);
+    else resume(resumed);
     const every = this.options.rescanIntervalMs ?? 1_000;
     if (every > 0) this.rescanTimer = setInterval(() => this.notify(), every).unref();
   }
@@ -74,13 +82,18 @@ export class InboxDispatcher {
       const replay = this.replayPending;
       this.replayPending = false;
       const found = this.load();
-      if (found > 0 && replay) this.options.logger.info({ updates: found }, 'Inbox: replaying unfinished updates after the store was reopened');
-      else if (found > 0) {
-        this.options.metrics?.inboxRescued.inc(found);
-        this.options.logger.warn({ updates: found }, 'Inbox: rescan found updates that were never handed over; queued them now');
-      }
-      this.pump();
+      if (isPromise(found)) void found.then((n) => this.loaded(n, replay));
+      else this.loaded(found, replay);
     });
+  }
+
+  private loaded(found: number, replay: boolean): void {
+    if (found > 0 && replay) this.options.logger.info({ updates: found }, 'Inbox: replaying unfinished updates after the store was reopened');
+    else if (found > 0) {
+      this.options.metrics?.inboxRescued.inc(found);
+      this.options.logger.warn({ updates: found }, 'Inbox: rescan found updates that were never handed over; queued them now');
+    }
+    this.pump();
   }
 
   /** Updates being handled right now. */
@@ -122,19 +135,13 @@ export class InboxDispatcher {
    * Skipped while the store cannot write: a failed commit rolled back that turn's marks, so rows
    * finished here may read as open until the store writes again.
    */
-  private load(): number {
-    const { store, logger } = this.options;
+  private load(): number | Promise<number> {
+    const { store } = this.options;
     if (store.writeHealth?.().writable === false) return 0;
     let queued = 0;
     let after = 0;
-    for (;;) {
-      let rows: OpenUpdate[];
-      try {
-        rows = store.openSince(after, 1000);
-      } catch (err) {
-        logger.error({ err }, 'Inbox: could not read the store; will try again');
-        return queued;
-      }
+    /** Queues one page's rows; true when the page was full, so more may follow. */
+    const queue = (rows: OpenUpdate[]): boolean => {
       for (const row of rows) {
         after = row.seq;
         if (this.held.has(row.seq)) continue;
@@ -142,14 +149,36 @@ export class InboxDispatcher {
         if (row.state === 'replied') this.finishReplayedReply(row);
         else if (this.hold(row)) queued++;
       }
-      if (rows.length < 1000) return queued;
-    }
+      return rows.length === LOAD_PAGE;
+    };
+    const unreadable = (err: unknown): number => {
+      this.options.logger.error({ err }, 'Inbox: could not read the store; will try again');
+      return queued;
+    };
+    // Stays synchronous while the store answers synchronously (SQLite); a PostgreSQL page is awaited.
+    const pages = (): number | Promise<number> => {
+      for (;;) {
+        let rows: OpenUpdate[] | Promise<OpenUpdate[]>;
+        try {
+          rows = store.openSince(after, LOAD_PAGE);
+        } catch (err) {
+          return unreadable(err);
+        }
+        if (isPromise(rows)) return rows.then((page) => (queue(page) ? pages() : queued), unreadable);
+        if (!queue(rows)) return queued;
+      }
+    };
+    return pages();
   }
 
   /** Newly durable updates pushed by the store (in rising seq, but nothing here relies on it). */
   private take(rows: OpenUpdate[]): void {
     if (this.stopping) return;
-    for (const row of rows) this.hold(row);
+    for (const row of rows) {
+      // A replica's chats taken over with a reply sent and its done mark missing: finish, never resend.
+      if (row.state === 'replied' && !this.held.has(row.seq)) this.finishReplayedReply(row);
+      else this.hold(row);
+    }
     this.pump();
   }
 

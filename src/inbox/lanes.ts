@@ -9,6 +9,11 @@ export interface Lane {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** A chat's lane key; an update without a chat is a lane of its own (the PostgreSQL store keys its lane owners by it). */
+export function laneKeyOf(updateId: number, chatId: number | null): string {
+  return chatId === null ? `u${updateId}` : `c${chatId}`;
+}
+
 /**
  * Per-chat FIFO lanes plus a FIFO of lanes ready to run. A lane goes to the back of the ready
  * list after each update, so one busy chat cannot starve the others (round-robin across chats).
@@ -25,7 +30,7 @@ export class Lanes {
 
   /** Adds an update to its chat's lane, keeping update_id order behind a running head. */
   add(update: OpenUpdate): void {
-    const key = update.chatId === null ? `u${update.updateId}` : `c${update.chatId}`;
+    const key = laneKeyOf(update.updateId, update.chatId);
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = { key, queue: [], running: false, timer: undefined };

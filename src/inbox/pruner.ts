@@ -20,14 +20,18 @@ export interface PrunerOptions {
  * Forgets done ids older than the dedupe window and failures past their retention, on a timer
  * (unref'd: it never keeps the process alive). A failed run is logged and tried at the next tick.
  */
+/** Telegram re-delivers for up to 24 hours: done ids are remembered a little longer. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 25 * HOUR_MS;
+export const DEFAULT_FAILED_RETENTION_MS = 7 * 24 * HOUR_MS;
+
 export class InboxPruner {
   private readonly dedupeWindowMs: number;
   private readonly failedRetentionMs: number;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PrunerOptions) {
-    this.dedupeWindowMs = options.dedupeWindowMs ?? 25 * HOUR_MS;
-    this.failedRetentionMs = options.failedRetentionMs ?? 7 * 24 * HOUR_MS;
+    this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+    this.failedRetentionMs = options.failedRetentionMs ?? DEFAULT_FAILED_RETENTION_MS;
     const every = options.pruneIntervalMs ?? HOUR_MS;
     if (every > 0) this.timer = setInterval(() => this.pruneQuietly(), every).unref();
   }

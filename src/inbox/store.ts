@@ -8,6 +8,7 @@ import { StoreHealthState, type StoreHealth } from './store-health.js';
 import { StoreRecovery } from './store-recovery.js';
 import type { AcceptResult, FailedUpdate, InboxStats, InboxStoreOptions, OpenUpdate } from './types.js';
 import { insertAccepts, RepliedMarks } from './update-rows.js';
+import type { UpdateStore } from './update-store.js';
 
 export type { AcceptResult, FailedUpdate, InboxStats, InboxStoreOptions, OpenUpdate, StoreHealth };
 export type { UpdateState } from './types.js';
@@ -36,7 +37,8 @@ export type { UpdateState } from './types.js';
  * in flight; so durable pushes arrive in strictly rising seq and every row <= durableSeq is durable.
  * The dispatcher does not rely on that alone (it tracks the rows it holds, not a cursor).
  */
-export class InboxStore {
+export class InboxStore implements UpdateStore {
+  readonly kind = 'sqlite' as const;
   readonly file: string;
   private conn: Connection;
   private readonly maxPending: number;
@@ -164,6 +166,10 @@ export class InboxStore {
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  get location(): string {
+    return this.file;
   }
 
   /** For /readyz detail, tests and the bench: depth, failures, transactions accept() used. */

@@ -4,6 +4,7 @@ import { auditRecord } from '../observability/audit-record.js';
 import type { Redactor } from '../observability/redact.js';
 import type { InboxDispatcherOptions, ReplyJournal } from './dispatch-types.js';
 import type { OpenUpdate } from './types.js';
+import { isPromise, type Claim } from './update-store.js';
 
 /** Retries a store write that failed (disk trouble) after this long, keeping the lane's order. */
 const STORE_TROUBLE_RETRY_MS = 1_000;
@@ -40,9 +41,10 @@ export class UpdateRun {
    */
   async run(item: OpenUpdate, finished: () => void): Promise<void> {
     const { store, logger } = this.options;
-    let claimed: { payloadJson: string; attempts: number } | undefined;
+    let claimed: Claim | undefined;
     try {
-      claimed = store.begin(item.updateId);
+      const claim = store.begin(item.updateId);
+      claimed = isPromise(claim) ? await claim : claim;
       // Nothing is sent before the claim (and this chat's previous replied mark) is committed:
       // after kill -9 only claimed, unmarked updates can be sent twice (InboxStore's class comment).
       if (claimed) await store.committed?.();
@@ -63,7 +65,7 @@ export class UpdateRun {
       // Earlier attempts never finished: the process died while handling this update each time.
       // Running it again would crash again, so it is set aside instead of looping forever.
       finished();
-      this.giveUp(item, attempts - 1, new SkillgateError('SG_UPDATE_CRASH_LOOP', 'the gateway stopped while handling it, every time (a crash loop?)'));
+      await this.giveUp(item, attempts - 1, new SkillgateError('SG_UPDATE_CRASH_LOOP', 'the gateway stopped while handling it, every time (a crash loop?)'));
       return;
     }
     let payload: unknown;
@@ -71,7 +73,7 @@ export class UpdateRun {
       payload = JSON.parse(claimed.payloadJson);
     } catch (err) {
       finished();
-      this.giveUp(item, attempts, err); // no retry can repair a payload that is not JSON
+      await this.giveUp(item, attempts, err); // no retry can repair a payload that is not JSON
       return;
     }
 
@@ -80,7 +82,7 @@ export class UpdateRun {
       markReplied: () => {
         if (replied) return;
         replied = true;
-        this.storeWrite('mark replied', () => store.markReplied(item.updateId));
+        void this.storeWrite('mark replied', () => store.markReplied(item.updateId));
       },
     };
     try {
@@ -92,29 +94,39 @@ export class UpdateRun {
           'Inbox: handler failed after its reply was sent; not retrying, so the reply is not sent twice',
         );
       } else if (attempts < this.maxAttempts) {
-        this.scheduleRetry(item, attempts, err);
+        await this.scheduleRetry(item, attempts, err);
         return;
       } else {
         finished();
-        this.giveUp(item, attempts, err);
+        await this.giveUp(item, attempts, err);
         return;
       }
     }
     finished();
-    this.storeWrite('mark done', () => store.markDone(item.updateId));
+    const done = this.storeWrite('mark done', () => store.markDone(item.updateId));
+    if (done) await done;
   }
 
-  /** Store trouble after a handler ran must not crash the process; late writes after close are expected. */
-  storeWrite(what: string, write: () => void): void {
+  /**
+   * Store trouble after a handler ran must not crash the process; late writes after close are
+   * expected. A write that returns a promise (PostgreSQL) is awaited by the run, so the chat's next
+   * claim comes after it; a synchronous one (SQLite) costs no extra turn.
+   */
+  storeWrite(what: string, write: () => void | Promise<void>): void | Promise<void> {
     try {
-      write();
+      const pending = write();
+      if (isPromise(pending)) return pending.catch((err: unknown) => this.writeFailed(what, err));
     } catch (err) {
-      if (this.stopping()) this.options.logger.debug({ err, what }, 'Inbox: store write after shutdown skipped');
-      else this.options.logger.error({ err, what }, 'Inbox: store write failed; the update may run again after a restart');
+      this.writeFailed(what, err);
     }
   }
 
-  private scheduleRetry(item: OpenUpdate, attempts: number, err: unknown): void {
+  private writeFailed(what: string, err: unknown): void {
+    if (this.stopping()) this.options.logger.debug({ err, what }, 'Inbox: store write after shutdown skipped');
+    else this.options.logger.error({ err, what }, 'Inbox: store write failed; the update may run again after a restart');
+  }
+
+  private scheduleRetry(item: OpenUpdate, attempts: number, err: unknown): void | Promise<void> {
     // At shutdown the handler was most likely aborted: no reason to delay the next start.
     const delay = this.stopping() ? 0 : this.backoff(attempts);
     const message = this.redact((err as Error)?.message ?? String(err));
@@ -125,17 +137,17 @@ export class UpdateRun {
       { updateId: item.updateId, chatId: item.chatId, attempt: attempts, maxAttempts: this.maxAttempts, retryInMs: delay, err: message },
       'Inbox: handler failed; retrying later (this chat waits, other chats go on)',
     );
-    this.storeWrite('schedule retry', () => this.options.store.scheduleRetry(item.updateId, item.nextAttemptAt, message));
+    return this.storeWrite('schedule retry', () => this.options.store.scheduleRetry(item.updateId, item.nextAttemptAt, message));
   }
 
-  private giveUp(item: OpenUpdate, attempts: number, err: unknown): void {
+  private giveUp(item: OpenUpdate, attempts: number, err: unknown): void | Promise<void> {
     const message = this.redact((err as Error)?.message ?? String(err));
     this.options.metrics?.updates.inc({ outcome: 'gave_up' });
     this.options.logger.error(
       { updateId: item.updateId, chatId: item.chatId, attempts, err: message },
       'Inbox: update failed on every attempt; kept as failed in the store and not retried',
     );
-    this.storeWrite('mark failed', () => this.options.store.markFailed(item.updateId, message));
+    const written = this.storeWrite('mark failed', () => this.options.store.markFailed(item.updateId, message));
     this.options.alerter?.alert(
       `Update ${item.updateId} (chat ${item.chatId ?? 'none'}) failed ${attempts} time(s) and was set aside: ${message}`,
       { key: 'inbox-update-failed' },
@@ -143,5 +155,6 @@ export class UpdateRun {
     this.options.audit?.write(
       auditRecord(item.updateId, { chat_id: item.chatId, kind: 'inbox', route: 'inbox', outcome: 'failed', error: `gave up after ${attempts} attempt(s): ${message}` }),
     );
+    return written;
   }
 }

@@ -76,6 +76,11 @@ export class Metrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'skillgate_' });
   }
 
+  /** With several replicas on one database: every series carries `replica`, so one dashboard tells them apart. */
+  labelReplica(name: string): void {
+    this.registry.setDefaultLabels({ replica: name });
+  }
+
   render(): Promise<string> {
     return this.registry.metrics();
   }

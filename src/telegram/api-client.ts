@@ -17,6 +17,8 @@ export interface TelegramApiOptions {
   metrics?: Metrics;
   /** Outgoing message rate limits. Default: 30/s overall, 1/s per chat. */
   sendRateLimits?: SendRateLimits;
+  /** This process's part of the overall send rate (1 alone; 1/n among n live replicas). Default 1. */
+  sendRateShare?: () => number;
   /** Attempts for 429/5xx/network failures. Default 5. */
   maxAttempts?: number;
   /** Per-request timeout in ms (getUpdates adds its long-poll timeout). Default 15000. */
@@ -108,7 +110,7 @@ export class TelegramApi {
     this.methodPath = base.pathname;
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 64 });
-    this.limiter = new SendRateLimiter(options.sendRateLimits ?? DEFAULT_SEND_RATE_LIMITS);
+    this.limiter = new SendRateLimiter(options.sendRateLimits ?? DEFAULT_SEND_RATE_LIMITS, Date.now, options.sendRateShare);
     this.maxAttempts = options.maxAttempts ?? 5;
     this.timeoutMs = options.timeoutMs ?? 15_000;
   }

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Alerter } from '../alerts/alerter.js';
 import { chatIdOf } from './chat-id.js';
-import type { AcceptResult, InboxStore } from '../inbox/store.js';
+import type { AcceptResult } from '../inbox/store.js';
+import type { UpdateStore } from '../inbox/update-store.js';
 import type { Logger } from '../observability/logger.js';
 import { exponentialStep, jitteredBackoff } from '../backoff.js';
 import { ALLOWED_UPDATES } from './allowed-updates.js';
@@ -17,7 +18,12 @@ export interface UpdatesSource {
 
 export interface TelegramPollerOptions {
   api: UpdatesSource;
-  store: Pick<InboxStore, 'accept' | 'getMeta' | 'setMeta'>;
+  store: Pick<UpdateStore, 'accept' | 'getMeta' | 'setMeta'>;
+  /**
+   * With several replicas (DATABASE_URL): only the holder polls. Default: none, this process is
+   * the only poller.
+   */
+  leadership?: { readonly held: boolean; acquire(signal: AbortSignal): Promise<void> };
   /** Woken after each batch with new updates. */
   dispatcher: { notify(): void };
   logger: Logger;
@@ -66,14 +72,19 @@ export class TelegramPoller {
 
   start(): void {
     if (this.loop) return;
-    const saved = this.options.store.getMeta(POLLING_OFFSET_KEY);
-    this.offset = saved === undefined ? undefined : Number(saved);
     this.controller = new AbortController();
     const signal = this.controller.signal;
-    this.options.logger.info({ offset: this.offset ?? null }, 'Polling: started (getUpdates long polling)');
     this.loop = this.run(signal).catch((err) => {
+      if (signal.aborted) return; // stopped while waiting to become the poller
       this.options.logger.error({ err }, 'Polling: loop stopped unexpectedly');
     });
+  }
+
+  /** Reads the saved offset; again whenever this replica becomes the poller (the last one moved it on). */
+  private async restoreOffset(): Promise<void> {
+    const saved = await this.options.store.getMeta(POLLING_OFFSET_KEY);
+    this.offset = saved === undefined ? undefined : Number(saved);
+    this.options.logger.info({ offset: this.offset ?? null }, 'Polling: started (getUpdates long polling)');
   }
 
   /** Aborts the long poll in flight and waits for the loop to end. Idempotent. */
@@ -86,8 +97,14 @@ export class TelegramPoller {
     const { api, logger } = this.options;
     const timeout = this.options.timeoutSeconds ?? 30;
     const minIntervalMs = this.options.minIntervalMs ?? 100;
+    const { leadership } = this.options;
     let lastStart = -Infinity;
+    if (!leadership) await this.restoreOffset();
     while (!signal.aborted) {
+      if (leadership && !leadership.held) {
+        await leadership.acquire(signal);
+        await this.restoreOffset();
+      }
       // However the server answers, this loop never calls faster than minIntervalMs.
       const since = performance.now() - lastStart;
       if (since < minIntervalMs) await this.pause(minIntervalMs - since, signal);
@@ -155,7 +172,7 @@ export class TelegramPoller {
       next = valid[i]!.update_id + 1;
     }
     if (next !== undefined && next !== this.offset) {
-      store.setMeta(POLLING_OFFSET_KEY, String(next));
+      await store.setMeta(POLLING_OFFSET_KEY, String(next));
       this.offset = next;
     }
     if (accepted > 0) this.options.dispatcher.notify();

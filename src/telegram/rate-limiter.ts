@@ -16,8 +16,8 @@ class Bucket {
   private tokens: number;
   private last: number;
   constructor(
-    private readonly ratePerMs: number,
-    private readonly capacity: number,
+    private ratePerMs: number,
+    private capacity: number,
     now: number,
   ) {
     this.tokens = capacity;
@@ -26,10 +26,22 @@ class Bucket {
 
   /** Takes one token; returns how many ms the caller must wait for it (0 = now). */
   take(now: number): number {
-    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.ratePerMs);
-    this.last = now;
+    this.refill(now);
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : Math.ceil(-this.tokens / this.ratePerMs);
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.ratePerMs);
+    this.last = now;
+  }
+
+  /** A new rate from now on; the tokens saved so far stay, up to the new capacity. */
+  setRate(ratePerMs: number, capacity: number, now: number): void {
+    this.refill(now);
+    this.tokens = Math.min(capacity, this.tokens);
+    this.ratePerMs = ratePerMs;
+    this.capacity = capacity;
   }
 
   idleSince(now: number): boolean {
@@ -40,10 +52,17 @@ class Bucket {
 export class SendRateLimiter {
   private readonly global: Bucket;
   private readonly chats = new Map<string, Bucket>();
+  private globalShare = 1;
 
   constructor(
     private readonly limits: SendRateLimits = DEFAULT_SEND_RATE_LIMITS,
     private readonly now: () => number = Date.now,
+    /**
+     * This process's part of the overall limit: 1 alone, 1/n among n live replicas (the bot's
+     * limit is Telegram's, whichever replica sends). A chat's limit needs no split: one replica
+     * at a time runs a chat.
+     */
+    private readonly share: () => number = () => 1,
   ) {
     this.global = new Bucket(limits.globalPerSecond / 1000, Math.max(1, limits.globalPerSecond), now());
   }
@@ -51,6 +70,12 @@ export class SendRateLimiter {
   /** Resolves when one more message to `chatId` may be sent. */
   async acquire(chatId: number | string): Promise<void> {
     const now = this.now();
+    const share = this.share();
+    if (share !== this.globalShare) {
+      this.globalShare = share;
+      const perSecond = this.limits.globalPerSecond * share;
+      this.global.setRate(perSecond / 1000, Math.max(1, perSecond), now);
+    }
     const key = String(chatId);
     let chat = this.chats.get(key);
     if (!chat) {

@@ -29,7 +29,7 @@ t.test('an edit posted to a real gateway is decided at intake: 200, stored done,
   t.equal((await telegram.pushUpdate(edit(500))).status, 200, 'its re-delivery too');
   await waitUntil(() => audit().some((a) => a.update_id === 500), 5_000, 'the audit line');
 
-  const reader = new Database(gateway.store.file, { readonly: true });
+  const reader = new Database(gateway.store.location, { readonly: true });
   t.teardown(() => reader.close());
   const rows = reader.prepare('SELECT state, payload, attempts FROM updates WHERE update_id = ?').all(500);
   t.same(rows, [{ state: 'done', payload: null, attempts: 0 }], 'one row, done from the start, never claimed by the dispatcher');

@@ -1,0 +1,299 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type pg from 'pg';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { SkillgateError } from '../../errors.js';
+import { DEFAULT_DEDUPE_WINDOW_MS, DEFAULT_FAILED_RETENTION_MS } from '../pruner.js';
+import { StoreHealthState, type StoreHealth } from '../store-health.js';
+import type { AcceptResult, FailedUpdate, InboxStats, OpenUpdate } from '../types.js';
+import type { Claim, UpdateStore } from '../update-store.js';
+import { createPool, databaseUnavailable, describeDatabase } from './pg-connection.js';
+import { PgIntake, type IntakeOutcome } from './pg-intake.js';
+import { migrate } from './pg-schema.js';
+import { OPEN, OPEN_UPDATE_COLUMNS } from './pg-sql.js';
+import { PgUpkeep } from './pg-upkeep.js';
+import { InboxWakeups } from './pg-wakeups.js';
+import { ReplicaLease } from './replica-lease.js';
+
+export interface PgInboxStoreOptions {
+  url: string;
+  /** REPLICA_ID: the name in logs and metrics; the database row adds the pid and a random part. */
+  replicaName: string;
+  /** REPLICA_LEASE_MS. */
+  leaseMs: number;
+  logger: Logger;
+  metrics?: Metrics;
+  /** INBOX_MAX_PENDING, counted over all replicas. Default 20000. */
+  maxPending?: number;
+  /** Done ids are remembered this long for dedupe. Defaults as the SQLite store's pruner. */
+  dedupeWindowMs?: number;
+  failedRetentionMs?: number;
+  onHealthChange?: (health: StoreHealth) => void;
+  now?: () => number;
+}
+
+/**
+ * The inbox in PostgreSQL, for several replicas behind one proxy (DATABASE_URL). Intake on any
+ * replica; each chat (lane) run by the one replica that owns it (ReplicaLease), woken with
+ * LISTEN/NOTIFY when another replica accepted its update (InboxWakeups); a dead replica's chats
+ * taken over at the next heartbeat of a live one, open updates and all.
+ *
+ * Durability: accept() resolves once its transaction committed with synchronous_commit on (the
+ * server's default, set again per session), i.e. flushed to the server's WAL. Every claim and
+ * mark is its own committed statement, awaited by the dispatcher before the next step of that
+ * chat, so the replay rules are the SQLite store's: after kill -9 of a replica, only the updates
+ * it had claimed and not marked replied can be sent twice (the sends in flight, one per chat).
+ * A claim succeeds only while this replica owns the chat, so a replica that was presumed dead
+ * and comes back cannot start an update its successor owns.
+ */
+export class PgInboxStore implements UpdateStore {
+  readonly kind = 'postgres' as const;
+  readonly location: string;
+  readonly replicaId: string;
+  private readonly health: StoreHealthState;
+  private readonly intake: PgIntake;
+  private readonly wakeups: InboxWakeups;
+  private readonly upkeep: PgUpkeep;
+  private readonly durableListeners = new Set<(rows: OpenUpdate[]) => void>();
+  private readonly reopenListeners = new Set<() => void>();
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly lease: ReplicaLease,
+    private readonly options: PgInboxStoreOptions,
+  ) {
+    this.location = describeDatabase(options.url);
+    this.replicaId = lease.id;
+    const now = options.now ?? Date.now;
+    this.health = new StoreHealthState(options.onHealthChange);
+    this.upkeep = new PgUpkeep({
+      pool,
+      lease,
+      logger: options.logger,
+      metrics: options.metrics,
+      dedupeWindowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+      failedRetentionMs: options.failedRetentionMs ?? DEFAULT_FAILED_RETENTION_MS,
+      now,
+      tookOver: (rows) => this.push(rows),
+      healthy: () => this.health.recover(),
+      trouble: (err) => this.trouble(err),
+    });
+    this.intake = new PgIntake({
+      pool,
+      replicaId: lease.id,
+      pending: () => this.upkeep.pending,
+      maxPending: options.maxPending ?? 20_000,
+      now,
+      committed: (outcome) => this.committedIntake(outcome),
+      failed: (err) => this.trouble(err),
+    });
+    this.wakeups = new InboxWakeups({
+      url: options.url,
+      applicationName: `skillgate ${lease.id} listen`,
+      replicaId: lease.id,
+      logger: options.logger,
+      wake: (seqs) => void this.fetchWoken(seqs),
+      resync: () => this.reopened(),
+    });
+  }
+
+  /** Connects, migrates the schema, joins the replicas. Throws SG_STORE_UNAVAILABLE with the fix. */
+  static async open(options: PgInboxStoreOptions): Promise<PgInboxStore> {
+    const where = describeDatabase(options.url);
+    const id = `${options.replicaName}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const pool = createPool({ url: options.url, applicationName: `skillgate ${id}`, max: 8 });
+    // An idle connection that dies (server restart) must not crash the process; the next query reconnects.
+    pool.on('error', (err) => options.logger.warn({ err: err.message }, 'Database: an idle connection failed'));
+    try {
+      const client = await pool.connect();
+      try {
+        const applied = await migrate(client);
+        if (applied.length > 0) options.logger.info({ database: where, versions: applied }, 'Database: schema migrated');
+      } finally {
+        client.release();
+      }
+      const lease = new ReplicaLease(pool, id, options.replicaName || os.hostname(), options.leaseMs);
+      const store = new PgInboxStore(pool, lease, options);
+      await store.upkeep.start();
+      await store.wakeups.start();
+      options.logger.info(
+        { database: where, replica: id, liveReplicas: lease.liveReplicas, leaseMs: options.leaseMs, pending: store.upkeep.pending },
+        'Inbox store open (PostgreSQL)',
+      );
+      return store;
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw databaseUnavailable(where, err);
+    }
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  accept(updateId: number, chatId: number | null, payloadJson: string | null): Promise<AcceptResult> {
+    if (this.closed) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => this.intake.enqueue({ updateId, chatId, payloadJson, resolve, reject }));
+  }
+
+  onDurable(listener: (rows: OpenUpdate[]) => void): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
+  }
+
+  onReopen(listener: () => void): () => void {
+    this.reopenListeners.add(listener);
+    return () => this.reopenListeners.delete(listener);
+  }
+
+  writeHealth(): StoreHealth {
+    return this.health.current;
+  }
+
+  oldestUnclaimedAgeMs(): number | undefined {
+    return this.upkeep.oldestUnclaimedAgeMs();
+  }
+
+  pendingCount(): number {
+    return this.upkeep.pending;
+  }
+
+  /** Live replicas at the last heartbeat, this one included (the send rate is split among them). */
+  liveReplicas(): number {
+    return this.lease.liveReplicas;
+  }
+
+  stats(): InboxStats {
+    const { failed, recentFailures } = this.upkeep;
+    return { pending: this.upkeep.pending, failed, recentFailures, acceptTransactions: this.intake.transactions, walFsyncs: this.intake.transactions };
+  }
+
+  async openSince(afterSeq: number, limit = 1000): Promise<OpenUpdate[]> {
+    const rows = await this.pool.query<OpenUpdate>(
+      `SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u JOIN lanes l ON l.lane = u.lane AND l.replica = $1
+        WHERE u.${OPEN} AND u.seq > $2 ORDER BY u.seq LIMIT $3`,
+      [this.replicaId, afterSeq, limit],
+    );
+    return rows.rows;
+  }
+
+  async begin(updateId: number): Promise<Claim | undefined> {
+    const rows = await this.pool.query<Claim>(
+      `UPDATE updates u SET state = 'processing', attempts = attempts + 1
+        WHERE u.update_id = $1 AND u.state IN ('accepted', 'processing')
+          AND EXISTS (SELECT 1 FROM lanes l WHERE l.lane = u.lane AND l.replica = $2)
+        RETURNING u.payload AS "payloadJson", u.attempts`,
+      [updateId, this.replicaId],
+    );
+    return rows.rows[0];
+  }
+
+  /** Every claim and mark is committed when its promise resolves: nothing is left to wait for. */
+  committed(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async markReplied(updateId: number): Promise<void> {
+    // Only while processing: a done mark that overtook it (another pooled connection) stays.
+    await this.pool.query(`UPDATE updates SET state = 'replied' WHERE update_id = $1 AND state = 'processing'`, [updateId]);
+  }
+
+  async markDone(updateId: number): Promise<void> {
+    await this.finish(updateId, 'done', null);
+  }
+
+  async markFailed(updateId: number, error: string): Promise<void> {
+    await this.finish(updateId, 'failed', error);
+  }
+
+  async scheduleRetry(updateId: number, nextAttemptAt: number, error: string): Promise<void> {
+    await this.pool.query(`UPDATE updates SET state = 'accepted', next_attempt_at = $2, error = $3 WHERE update_id = $1 AND ${OPEN}`, [
+      updateId,
+      nextAttemptAt,
+      error,
+    ]);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const rows = await this.pool.query<{ value: string }>(`SELECT value FROM meta WHERE key = $1`, [key]);
+    return rows.rows[0]?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.pool.query(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, value]);
+  }
+
+  /** Settles every accept(), gives the chats back (the other replicas take them at once), disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.intake.idle();
+    this.intake.rejectQueued(this.closedError());
+    this.upkeep.stop();
+    await this.wakeups.stop();
+    try {
+      await this.lease.release();
+    } catch (err) {
+      this.options.logger.warn({ err: (err as Error).message }, 'Database: could not release this replica\'s chats; the others take them when its lease runs out');
+    }
+    await this.pool.end().catch(() => undefined);
+    this.options.logger.info({ database: this.location, replica: this.replicaId }, 'Inbox store closed');
+  }
+
+  private async finish(updateId: number, state: 'done' | 'failed', error: string | null): Promise<void> {
+    const now = (this.options.now ?? Date.now)();
+    const result = await this.pool.query<{ lane: string }>(
+      `UPDATE updates SET state = $2, error = COALESCE($3, error), finished_at = $4, payload = CASE WHEN $2 = 'done' THEN NULL ELSE payload END
+        WHERE update_id = $1 AND ${OPEN} RETURNING lane`,
+      [updateId, state, error, now],
+    );
+    const lane = result.rows[0]?.lane;
+    if (!lane) return;
+    this.upkeep.finished();
+    // An update without a chat is a lane of its own: its owner row goes with it.
+    if (lane.startsWith('u')) await this.pool.query(`DELETE FROM lanes WHERE lane = $1 AND replica = $2`, [lane, this.replicaId]);
+  }
+
+  private committedIntake(outcome: IntakeOutcome): void {
+    this.health.recover();
+    this.upkeep.opened(outcome.opened);
+    if (outcome.mine.length > 0) this.push(outcome.mine);
+  }
+
+  /** Rows another replica accepted for our lanes: read them back (still open, still ours) and push. */
+  private async fetchWoken(seqs: number[]): Promise<void> {
+    try {
+      const rows = await this.pool.query<OpenUpdate>(
+        `SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u JOIN lanes l ON l.lane = u.lane AND l.replica = $1
+          WHERE u.seq = ANY($2) AND u.${OPEN} ORDER BY u.seq`,
+        [this.replicaId, seqs],
+      );
+      if (rows.rows.length > 0) this.push(rows.rows);
+    } catch (err) {
+      // The dispatcher's rescan finds them within a second.
+      this.options.logger.warn({ err: (err as Error).message }, 'Database: could not read woken updates; the rescan will find them');
+    }
+  }
+
+  private push(rows: OpenUpdate[]): void {
+    if (this.closed) return;
+    for (const listener of this.durableListeners) listener(rows);
+  }
+
+  private reopened(): void {
+    for (const listener of this.reopenListeners) listener();
+  }
+
+  private trouble(err: unknown): void {
+    const reason = databaseUnavailable(this.location, err).message;
+    this.health.fail('write', reason, Date.now());
+  }
+
+  private closedError(): SkillgateError {
+    return new SkillgateError('SG_STORE_UNAVAILABLE', `Inbox store at ${this.location} is closed`);
+  }
+}
+
+export type { FailedUpdate };
