@@ -49,6 +49,23 @@ t.test('a minimal valid environment gives the documented defaults', async (t) =>
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.http), 'frozen');
 });
 
+t.test('DATABASE_URL: unset keeps SQLite; set, the replica is named by REPLICA_ID or the host name', async (t) => {
+  t.equal(loadConfig(base, '/srv/app').database, undefined, 'SQLite in DATA_DIR by default');
+  const url = 'postgresql://skillgate:hunter2-db-password@db.internal:5433/skillgate';
+  const named = loadConfig({ ...base, DATABASE_URL: url, REPLICA_ID: 'gw-a', REPLICA_LEASE_MS: '8000' }, '/srv/app');
+  t.same(named.database, { url, replicaName: 'gw-a', leaseMs: 8000 });
+  t.same(loadConfig({ ...base, DATABASE_URL: url }, '/srv/app').database, { url, replicaName: os.hostname(), leaseMs: 5000 }, 'defaults');
+  t.ok(named.secrets.includes(url) && named.secrets.includes('hunter2-db-password'), 'the URL and its password are secrets for the redactor');
+  const err = (() => {
+    try {
+      loadConfig({ ...base, DATABASE_URL: 'mysql://u:hunter2-db-password@db/x' });
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  t.notMatch(err?.message, 'hunter2-db-password', 'a refused URL is not echoed');
+});
+
 t.test('TLS=off listens on loopback by default', async (t) => {
   t.equal(loadConfig({ ...base, TLS: 'off' }).http.host, '127.0.0.1');
 });
@@ -110,6 +127,10 @@ const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
   ['send rate not a number', { ...base, TELEGRAM_SEND_RATE: 'fast' }, /^TELEGRAM_SEND_RATE: must be a number \(messages per second/],
   ['chat send rate zero', { ...base, TELEGRAM_CHAT_SEND_RATE: '0' }, /^TELEGRAM_CHAT_SEND_RATE: must be > 0/],
   ['a fractional integer', { ...base, CHAT_CONCURRENCY: '1.5' }, /^CHAT_CONCURRENCY: must be an integer/],
+  ['a database URL of another kind', { ...base, DATABASE_URL: 'mysql://u:p@db/skillgate' }, /^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/],
+  ['a database URL without a host', { ...base, DATABASE_URL: 'postgres:///skillgate' }, /^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL with a host/],
+  ['a database URL that is not a URL', { ...base, DATABASE_URL: 'skillgate@db' }, /^DATABASE_URL: must be a postgres:\/\//],
+  ['a replica id with a space', { ...base, REPLICA_ID: 'gateway one' }, /^REPLICA_ID: must be 1 to 64 letters, digits, dots, dashes or underscores/],
 ];
 
 for (const [name, env, pattern] of cases) {
@@ -198,6 +219,7 @@ const INTEGER_RANGES: Array<[string, number, number]> = [
   ['LLM_HISTORY_TURNS', 0, 500], ['LLM_HISTORY_CHARS', 0, 1_000_000], ['SKILL_TIMEOUT_MS', 100, 3_600_000], ['SKILL_MAX_CONCURRENCY', 1, 256],
   ['SKILL_QUEUE_MAX', 0, 10_000], ['SKILL_MAX_OUTPUT_BYTES', 256, 64 * 1024 * 1024], ['SKILL_MEMORY_MB', 16, 1_048_576], ['SKILL_MAX_PROCS', 8, 65_536],
   ['INBOX_MAX_PENDING', 1, 10_000_000], ['CHAT_CONCURRENCY', 1, 1024], ['SHUTDOWN_GRACE_MS', 0, 600_000], ['APPROVAL_TTL_S', 10, 86_400],
+  ['REPLICA_LEASE_MS', 1000, 600_000],
 ];
 
 for (const [name, min, max] of INTEGER_RANGES) {

@@ -7,5 +7,5 @@ import type t from 'tap';
  */
 export type TestContext = Pick<
   typeof t,
-  'teardown' | 'testdir' | 'equal' | 'ok' | 'notOk' | 'same' | 'match' | 'notMatch' | 'fail' | 'pass' | 'comment' | 'rejects' | 'throws' | 'has'
+  'teardown' | 'testdir' | 'skip' | 'equal' | 'ok' | 'notOk' | 'same' | 'match' | 'notMatch' | 'fail' | 'pass' | 'comment' | 'rejects' | 'throws' | 'has'
 >;

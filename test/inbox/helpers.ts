@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InboxStore, type InboxStoreOptions } from '../../src/inbox/store.js';
+import type { UpdateStore } from '../../src/inbox/update-store.js';
 import { captureLogger } from '../helpers/logger.js';
 
 /** Polls `predicate` every 5 ms; rejects after `timeoutMs` (a bound, not a timing assertion). */
@@ -27,7 +28,7 @@ export function textUpdate(updateId: number, chatId: number, text = `message ${u
 }
 
 /** Accepts a text update into the store. */
-export function acceptText(store: InboxStore, updateId: number, chatId: number, text?: string) {
+export function acceptText(store: Pick<UpdateStore, 'accept'>, updateId: number, chatId: number, text?: string) {
   return store.accept(updateId, chatId, JSON.stringify(textUpdate(updateId, chatId, text)));
 }
 
