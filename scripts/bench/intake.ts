@@ -3,7 +3,7 @@ import { LoadDriver, type LoadResult } from './load.js';
 import { BASE_USER_ID, BENCH_SECRET, telegramUpdate } from './payload.js';
 import type { BenchChild } from './processes.js';
 import { withFakeTelegram, withSkillgate, withTarget } from './servers.js';
-import { rssMb } from './stats.js';
+import { cpuMs, round, rssMb } from './stats.js';
 
 /** A greeting no skill matches: the rule router answers with the help text, no Python runs. */
 const INTAKE_TEXT = 'Hello! What can you do for me today?';
@@ -11,6 +11,11 @@ const CHATS = 100;
 
 export interface IntakeFigures extends LoadResult {
   rss_mb: number;
+  /**
+   * The server process's CPU time (user + system, all threads) per request answered in the
+   * measured window, µs: on a shared machine it moves far less than req/s does.
+   */
+  cpu_us_per_req: number;
 }
 
 export interface IntakeResults {
@@ -55,8 +60,10 @@ async function measure(ctx: BenchContext, driver: LoadDriver, url: string, child
   const { profile } = ctx;
   const load = { url, connections: profile.connections, headers: { 'x-telegram-bot-api-secret-token': BENCH_SECRET }, body };
   await driver.run({ ...load, seconds: profile.intakeWarmupSeconds });
+  const cpuBefore = cpuMs(child.pid);
   const result = await driver.run({ ...load, seconds: profile.intakeSeconds });
-  const figures = { ...result, rss_mb: rssMb(child.pid) };
+  const cpu = cpuMs(child.pid) - cpuBefore;
+  const figures = { ...result, rss_mb: rssMb(child.pid), cpu_us_per_req: round((cpu * 1000) / Math.max(1, result.total), 1) };
   if (!child.alive) throw new Error(`${child.name} died during the intake run:\n${child.tail}`);
   return figures;
 }

@@ -144,13 +144,13 @@ export function renderReport(run: RunInfo, m: Measured): string {
   out.push(`### Webhook intake (autocannon, HTTPS keep-alive, ${p.connections} connections, ${p.intakeSeconds} s, same update payload)`, '');
   out.push(
     markdownTable(
-      ['server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'RSS MB', 'skillgate / this'],
+      ['server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'RSS MB', 'CPU µs per req', 'skillgate / this'],
       i
         ? [
-            ['floor: bare Fastify, parse JSON, 200', i.floor.rps, i.floor.p50_ms, i.floor.p99_ms, i.floor.non2xx, i.floor.rss_mb, ratio(i.skillgate.rps, i.floor.rps)],
-            ['grammY webhookCallback (Fastify), no-op handler, no reply', i.grammy.rps, i.grammy.p50_ms, i.grammy.p99_ms, i.grammy.non2xx, i.grammy.rss_mb, ratio(i.skillgate.rps, i.grammy.rps)],
-            ['skillgate: messages (fsync, answered meanwhile)', i.skillgate.rps, i.skillgate.p50_ms, i.skillgate.p99_ms, i.skillgate.non2xx, i.skillgate.rss_mb, '1.00x'],
-            ['skillgate: edits (fsync, stored and ignored)', i.skillgate_intake_only.rps, i.skillgate_intake_only.p50_ms, i.skillgate_intake_only.p99_ms, i.skillgate_intake_only.non2xx, i.skillgate_intake_only.rss_mb, ratio(i.skillgate.rps, i.skillgate_intake_only.rps)],
+            ['floor: bare Fastify, parse JSON, 200', i.floor.rps, i.floor.p50_ms, i.floor.p99_ms, i.floor.non2xx, i.floor.rss_mb, i.floor.cpu_us_per_req, ratio(i.skillgate.rps, i.floor.rps)],
+            ['grammY webhookCallback (Fastify), no-op handler, no reply', i.grammy.rps, i.grammy.p50_ms, i.grammy.p99_ms, i.grammy.non2xx, i.grammy.rss_mb, i.grammy.cpu_us_per_req, ratio(i.skillgate.rps, i.grammy.rps)],
+            ['skillgate: messages (fsync, answered meanwhile)', i.skillgate.rps, i.skillgate.p50_ms, i.skillgate.p99_ms, i.skillgate.non2xx, i.skillgate.rss_mb, i.skillgate.cpu_us_per_req, '1.00x'],
+            ['skillgate: edits (fsync, stored and ignored)', i.skillgate_intake_only.rps, i.skillgate_intake_only.p50_ms, i.skillgate_intake_only.p99_ms, i.skillgate_intake_only.non2xx, i.skillgate_intake_only.rss_mb, i.skillgate_intake_only.cpu_us_per_req, ratio(i.skillgate.rps, i.skillgate_intake_only.rps)],
           ]
         : [],
     ),

@@ -28,15 +28,16 @@ export interface AdminServerOptions {
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
   const limits = connectionLimits({ global: ADMIN_GLOBAL, ...options.connections });
   const timeouts = timeoutOptions(limits);
+  const adminLogger = options.logger.child({ component: 'admin' });
   const app = Fastify({
     http: timeouts.server,
     ...timeouts.fastify,
-    loggerInstance: options.logger.child({ component: 'admin' }),
+    loggerInstance: adminLogger,
     // Probes hit this every few seconds; a line per probe would drown the log.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
-  guardConnections(app.server, limits, options.logger.child({ component: 'admin' }), 'admin');
+  guardConnections(app.server, limits, adminLogger, 'admin');
   installJsonErrors(app, options.logger);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -25,13 +25,14 @@ export interface MainServerOptions {
  */
 export async function buildMainServer(options: MainServerOptions): Promise<FastifyInstance> {
   const limits = connectionLimits(options.connections);
+  const httpLogger = options.logger.child({ component: 'http' });
   const timeouts = timeoutOptions(limits);
   const app = Fastify({
     ...(options.tls
       ? { https: { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: timeouts.handshakeTimeout, ...timeouts.server } }
       : { http: timeouts.server }),
     ...timeouts.fastify,
-    loggerInstance: options.logger.child({ component: 'http' }),
+    loggerInstance: httpLogger,
     // Per-request lines would log every Telegram delivery twice; the pipeline logs what matters.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
@@ -42,7 +43,7 @@ export async function buildMainServer(options: MainServerOptions): Promise<Fasti
   // No child logger per request (issue 16): nothing logs through request.log with a request id
   // that matters, and pino's child() costs an object and a bindings string per update.
   app.setChildLoggerFactory((logger) => logger);
-  guardConnections(app.server, limits, options.logger.child({ component: 'http' }), 'main');
+  guardConnections(app.server, limits, httpLogger, 'main');
   installJsonErrors(app, options.logger);
   await app.register(helmet, { global: true });
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -37,6 +37,8 @@ export interface WebhookRouteOptions {
 }
 
 type FailureCounter = ReturnType<FastifyInstance['createRateLimit']>;
+/** A failure counter's answer for an address that is not on an allow list (we have none). */
+type CountedFailures = Extract<Awaited<ReturnType<FailureCounter>>, { isAllowed: false }>;
 interface FailureCounters {
   byClient: FailureCounter;
   byPeer: FailureCounter;
@@ -132,8 +134,8 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
     const [byClient, byPeer] = await Promise.all([failures.byClient(request), failures.byPeer(request)]);
     const peer = request.socket.remoteAddress;
     const where = peer === undefined || peer === request.ip ? request.ip : `${request.ip} (through ${peer})`;
-    const limit = [byClient, byPeer].find((l) => !l.isAllowed && l.isExceeded);
-    if (limit && !limit.isAllowed) {
+    const limit = [byClient, byPeer].find((l): l is CountedFailures => !l.isAllowed && l.isExceeded);
+    if (limit) {
       logger.warn({ ip: request.ip, peer }, `Webhook: more than ${FAILED_SECRET_LIMIT} wrong secrets in a minute from ${where}; answering 429`);
       return reply
         .code(429)

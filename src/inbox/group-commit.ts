@@ -1,4 +1,5 @@
 import type { Connection } from './connection.js';
+import type { StoreTroubleKind } from './store-health.js';
 import type { InsertedBatch, OpenUpdate, PendingAccept } from './types.js';
 
 /** What the scheduler needs from the store; it owns no state of its own besides the queue. */
@@ -15,7 +16,7 @@ export interface GroupCommitHost {
   /** The fsync after a commit finished: these rows are durable (before their accept() resolves). */
   durable(rows: OpenUpdate[]): void;
   /** A commit (`write`) or the WAL's fsync (`fsync`) failed; the accepts involved are rejected already. */
-  trouble(kind: 'write' | 'fsync', err: Error): Error;
+  trouble(kind: StoreTroubleKind, err: Error): Error;
 }
 
 /** At most this long between a bookkeeping-only commit and an fsync that covers it. */
@@ -82,33 +83,17 @@ export class GroupCommit {
       rejectAll(batch, refusal);
       batch = [];
     }
-    const { db, statements, flusher } = this.host.connection();
-    if (!db.open) return;
-    let inserted: InsertedBatch = { results: [], rows: [] };
-    try {
-      if (batch.length > 0) {
-        if (!db.inTransaction) statements.beginTransaction.run();
-        inserted = this.host.insert(batch);
-      }
-      if (!db.inTransaction) return;
-      this.host.beforeCommit();
-      statements.commit.run();
-    } catch (err) {
-      if (db.inTransaction) statements.rollback.run();
-      const failure = this.host.trouble('write', err as Error);
-      rejectAll(batch, failure);
-      this.settleWaiters(failure);
+    if (batch.length === 0) {
+      this.commitBookkeeping();
       return;
     }
-    if (batch.length > 0) this.acceptTransactions++;
-    this.host.committed(inserted);
-    this.settleWaiters(undefined);
+    const { db, flusher } = this.host.connection();
+    if (!db.open) return;
+    const inserted = this.commitTransaction(batch);
+    if (!inserted) return;
+    this.acceptTransactions++;
     // The reopen's checkpoint makes this commit durable; this flusher will never sync again.
     if (flusher.failure) return;
-    if (batch.length === 0) {
-      this.syncBookkeepingLater();
-      return;
-    }
     flusher.whenDurable((err) => {
       this.settle(batch, inserted, err);
       this.flushIfPending();
@@ -142,19 +127,37 @@ export class GroupCommit {
    * dropped with it.
    */
   commitBookkeeping(): void {
-    const { db, statements } = this.host.connection();
+    const { db, flusher } = this.host.connection();
     if (!db.open || !db.inTransaction) return;
+    if (!this.commitTransaction([])) return;
+    // After a failed fsync the reopen's checkpoint makes this commit durable, not this flusher.
+    if (!flusher.failure) this.syncBookkeepingLater();
+  }
+
+  /**
+   * Inserts `batch` (when it has accepts) into this turn's transaction and commits it. Undefined
+   * when that failed: the batch and the commit waiters are rejected, the store is in trouble.
+   */
+  private commitTransaction(batch: PendingAccept[]): InsertedBatch | undefined {
+    const { db, statements } = this.host.connection();
+    let inserted: InsertedBatch = { results: [], rows: [] };
     try {
+      if (batch.length > 0) {
+        if (!db.inTransaction) statements.beginTransaction.run();
+        inserted = this.host.insert(batch);
+      }
       this.host.beforeCommit();
       statements.commit.run();
     } catch (err) {
       if (db.inTransaction) statements.rollback.run();
-      this.settleWaiters(this.host.trouble('write', err as Error));
-      return;
+      const failure = this.host.trouble('write', err as Error);
+      rejectAll(batch, failure);
+      this.settleWaiters(failure);
+      return undefined;
     }
-    this.host.committed({ results: [], rows: [] });
+    this.host.committed(inserted);
     this.settleWaiters(undefined);
-    this.syncBookkeepingLater();
+    return inserted;
   }
 
   /**

@@ -11,7 +11,7 @@ export type UpdateState = 'accepted' | 'processing' | 'replied' | 'done' | 'fail
 
 /** An unfinished update as the dispatcher schedules it (no payload: it may be large). */
 export interface OpenUpdate {
-  /** Insertion order; the dispatcher's cursor. */
+  /** Insertion order, which is commit order too (InboxStore's class comment); the dispatcher tracks the rows it holds by it. */
   seq: number;
   updateId: number;
   chatId: number | null;
@@ -42,7 +42,7 @@ export interface InboxStats {
 export interface PendingAccept {
   updateId: number;
   chatId: number | null;
-  /** null: decided at intake (nothing to run), stored done with its id only (InboxStore.acceptFinished). */
+  /** null: decided at intake (nothing to run), stored done with its id only (InboxStore.accept with payloadJson null). */
   payloadJson: string | null;
   resolve: (result: AcceptResult) => void;
   reject: (err: unknown) => void;

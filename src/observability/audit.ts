@@ -114,11 +114,9 @@ export class AuditLog {
   }
 
   private serialize(entry: AuditEntry): string {
-    const record = { ...entry };
-    if (record.text_preview !== undefined && record.text_preview.length > PREVIEW_MAX) {
-      record.text_preview = `${record.text_preview.slice(0, PREVIEW_MAX)}…`;
-    }
-    const json = JSON.stringify(record);
+    // A copy only when the preview must be cut: the caller's entry is never changed.
+    const long = entry.text_preview !== undefined && entry.text_preview.length > PREVIEW_MAX;
+    const json = JSON.stringify(long ? { ...entry, text_preview: `${entry.text_preview!.slice(0, PREVIEW_MAX)}…` } : entry);
     return `${this.options.redact ? this.options.redact(json) : json}\n`;
   }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TalliedCounter } from './tallied-counter.js';
 
 /** Seconds; up to a minute for an update, 30 s (SKILL_TIMEOUT_MS's default) for a skill. */
 const UPDATE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -12,7 +13,8 @@ export class Metrics {
   readonly registry = new Registry();
 
   /** Webhook/polling intake and processing, by outcome (accepted, duplicate, unauthorized, processed, failed, ...). */
-  readonly updates = this.counter('skillgate_updates_total', 'Telegram updates by outcome', ['outcome']);
+  /** Counted once or twice per update: tallied, handed to prom-client at the scrape. */
+  readonly updates = new TalliedCounter('skillgate_updates_total', 'Telegram updates by outcome', ['outcome'], this.registry);
 
   /** Time from dequeue to done, per update. */
   readonly processingSeconds = this.histogram(
@@ -34,10 +36,12 @@ export class Metrics {
     ['skill'],
   );
 
-  readonly telegramCalls = this.counter(
+  /** Once per Bot API call: tallied like `updates`. */
+  readonly telegramCalls = new TalliedCounter(
     'skillgate_telegram_api_calls_total',
     'Telegram Bot API calls by method and HTTP status (or "network")',
     ['method', 'status'],
+    this.registry,
   );
 
   readonly llmCalls = this.counter('skillgate_llm_calls_total', 'LLM chat.completions calls by outcome', ['outcome']);

@@ -28,13 +28,12 @@ const CHAT_FIELDS = [
   'deleted_business_messages',
 ] as const;
 
+/** Both kinds hold `chat` the same way, so one lookup serves them; messages first. */
+const CHAT_HOLDING_FIELDS = [...MESSAGE_FIELDS, ...CHAT_FIELDS];
+
 export function chatIdOf(update: unknown): number | null {
   if (!isObject(update)) return null;
-  for (const field of MESSAGE_FIELDS) {
-    const id = chatOf(update[field]);
-    if (id !== null) return id;
-  }
-  for (const field of CHAT_FIELDS) {
+  for (const field of CHAT_HOLDING_FIELDS) {
     const id = chatOf(update[field]);
     if (id !== null) return id;
   }

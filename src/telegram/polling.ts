@@ -67,8 +67,12 @@ export class TelegramPoller {
   private failures = 0;
   private earlyEmpties = 0;
   private inConflict = false;
+  /** Sent with every getUpdates call; a copy, so the caller's list (or ALLOWED_UPDATES) stays untouched. */
+  private readonly allowedUpdates: string[];
 
-  constructor(private readonly options: TelegramPollerOptions) {}
+  constructor(private readonly options: TelegramPollerOptions) {
+    this.allowedUpdates = [...(options.allowedUpdates ?? ALLOWED_UPDATES)];
+  }
 
   start(): void {
     if (this.loop) return;
@@ -116,7 +120,7 @@ export class TelegramPoller {
           {
             ...(this.offset !== undefined ? { offset: this.offset } : {}),
             timeout,
-            allowed_updates: [...(this.options.allowedUpdates ?? ALLOWED_UPDATES)],
+            allowed_updates: this.allowedUpdates,
           },
           { signal },
         );
