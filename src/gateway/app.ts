@@ -129,7 +129,15 @@ export class Gateway {
       // The OpenAI SDK is loaded only when the LLM router is on: the rule router's gateway does
       // not pay its ~13 MB of resident code and heap.
       const router: IntentRouter = config.llm
-        ? new (await import('../router/llm-router.js')).LlmRouter({ config: config.llm, dataDir: config.dataDir, logger, metrics, alerter, redact })
+        ? new (await import('../router/llm-router.js')).LlmRouter({
+            config: config.llm,
+            dataDir: config.dataDir,
+            historyDocuments: replicas?.chatDocuments(),
+            logger,
+            metrics,
+            alerter,
+            redact,
+          })
         : new RuleRouter();
       const gateway = new Gateway(config, logger, metrics, alerter, redact, store, replicas, skills, api, router);
       watch = gateway.inboxWatch;
@@ -182,6 +190,7 @@ export class Gateway {
       },
       runner: skills,
       dataDir: config.dataDir,
+      records: this.replicas?.approvals(),
       ttlSeconds: config.approvalTtlS,
       logger,
     });

@@ -6,7 +6,7 @@ import type { SkillResult, SkillRunner } from '../skills/types.js';
 import type { SendExtra } from '../telegram/api-client.js';
 import type { CallbackQuery } from '../telegram/update-schema.js';
 import { extraFor, type ReplyTarget } from './reply-path.js';
-import { StateFile } from './state-file.js';
+import { ApprovalFile, type ApprovalRecords, type PendingApproval } from './approval-records.js';
 
 /** The Bot API calls the approval flow makes (a subset of TelegramApi). */
 export interface ApprovalApi {
@@ -21,6 +21,8 @@ export interface ApprovalServiceOptions {
   runner: SkillRunner;
   /** Pending approvals are kept in DATA_DIR/approvals.json so a restart does not lose them. */
   dataDir: string;
+  /** Default: DATA_DIR/approvals.json; PostgreSQL with several replicas. */
+  records?: ApprovalRecords;
   /** How long the Approve button stays valid (APPROVAL_TTL_S). */
   ttlSeconds: number;
   logger: Logger;
@@ -34,22 +36,6 @@ export interface ApprovalDecision {
   text: string;
 }
 
-interface PendingApproval {
-  id: string;
-  chatId: number;
-  userId: number;
-  skill: string;
-  args: unknown;
-  createdAt: number;
-  expiresAt: number;
-  /** The message carrying the keyboard, to remove it after the decision. */
-  messageId?: number;
-  /** The forum topic and the question (groups), so the prompt and the outcome land next to it. */
-  threadId?: number;
-  replyTo?: number;
-}
-
-const FILE = 'approvals.json';
 /**
  * Arguments longer than this are refused rather than shown cut: the user must see every
  * character of what they approve (a prompt-injected model could hide a payload past a cut).
@@ -63,14 +49,12 @@ const CALLBACK = /^(approve|deny):([A-Za-z0-9_-]{1,32})$/;
  * awaited, so a double tap (or a replayed callback after a crash) cannot run a skill twice.
  */
 export class ApprovalService {
-  private readonly pending = new Map<string, PendingApproval>();
-  private readonly state: StateFile;
+  private readonly records: ApprovalRecords;
   private readonly now: () => number;
 
   constructor(private readonly options: ApprovalServiceOptions) {
-    this.state = new StateFile({ dataDir: options.dataDir, name: FILE, holds: 'pending approvals', logger: options.logger });
+    this.records = options.records ?? new ApprovalFile({ dataDir: options.dataDir, logger: options.logger });
     this.now = options.now ?? Date.now;
-    this.load();
   }
 
   /** Asks the user to approve; the skill does not run now. */
@@ -91,9 +75,7 @@ export class ApprovalService {
       createdAt,
       expiresAt: createdAt + this.options.ttlSeconds * 1000,
     };
-    this.pending.set(entry.id, entry);
-    if (!this.save()) {
-      this.pending.delete(entry.id);
+    if (!(await this.records.put(entry))) {
       return result(input.skill, 'error', 'Could not store the approval request (is DATA_DIR writable?)');
     }
     const minutes = Math.max(1, Math.round(this.options.ttlSeconds / 60));
@@ -112,10 +94,9 @@ export class ApprovalService {
         },
       );
       entry.messageId = sent.at(-1)?.message_id;
-      this.save();
+      await this.records.put(entry);
     } catch (err) {
-      this.pending.delete(entry.id);
-      this.save();
+      await this.records.take(entry.id);
       this.options.logger.error({ skill: input.skill, err: (err as Error).message }, 'Could not send the approval request');
       return result(input.skill, 'error', `Could not ask for approval: ${(err as Error).message}`);
     }
@@ -136,7 +117,7 @@ export class ApprovalService {
       await this.answer(query.id);
       return undefined;
     }
-    const entry = this.pending.get(match[2]!);
+    const entry = await this.records.get(match[2]!);
     if (!entry) {
       await this.answer(query.id, 'This request is no longer pending.');
       if (query.message) await this.removeKeyboard(query.message.chat.id, query.message.message_id);
@@ -147,9 +128,12 @@ export class ApprovalService {
       await this.answer(query.id, 'Only the person who asked can decide.');
       return undefined;
     }
-    // Decided: off the list (and the disk) before any await, so it cannot be decided twice.
-    this.pending.delete(entry.id);
-    this.save();
+    // Decided: taken off the records before anything else, and only by one taker (a double tap,
+    // a replayed callback, another replica), so it cannot be decided twice.
+    if (!(await this.records.take(entry.id))) {
+      await this.answer(query.id, 'This request is no longer pending.');
+      return undefined;
+    }
     const approved = match[1] === 'approve';
     this.options.logger.info({ approvalId: entry.id, skill: entry.skill, decision: match[1] }, 'Approval decided');
     await this.answer(query.id, approved ? `Approved: running ${entry.skill}…` : 'Denied.');
@@ -161,31 +145,18 @@ export class ApprovalService {
   }
 
   /** The group became a supergroup: its approvals follow; old message ids and topics do not carry over. */
-  migrate(from: number, to: number): void {
-    let moved = false;
-    for (const entry of this.pending.values()) {
-      if (entry.chatId !== from) continue;
-      entry.chatId = to;
-      delete entry.messageId;
-      delete entry.threadId;
-      delete entry.replyTo;
-      moved = true;
-    }
-    if (moved) this.save();
+  migrate(from: number, to: number): Promise<void> {
+    return this.records.migrate(from, to);
   }
 
   /** Pending approvals, for tests and diagnostics. */
   get size(): number {
-    return this.pending.size;
+    return this.records.size;
   }
 
   /** Cancels approvals past their TTL: removes the keyboard and says the skill was not run. */
   private async expireStale(): Promise<void> {
-    const now = this.now();
-    const stale = [...this.pending.values()].filter((p) => p.expiresAt <= now);
-    if (stale.length === 0) return;
-    for (const entry of stale) this.pending.delete(entry.id);
-    this.save();
+    const stale = await this.records.takeExpired(this.now());
     for (const entry of stale) {
       this.options.logger.info({ approvalId: entry.id, skill: entry.skill }, 'Approval expired');
       await this.removeKeyboard(entry.chatId, entry.messageId);
@@ -218,17 +189,6 @@ export class ApprovalService {
     } catch (err) {
       this.options.logger.error({ chatId: entry.chatId, err: (err as Error).message }, 'Could not send the approval outcome');
     }
-  }
-
-  private load(): void {
-    const stored = this.state.read('starting with none (taps on old buttons get "no longer pending")') as { pending?: PendingApproval[] } | undefined;
-    for (const entry of stored?.pending ?? []) {
-      if (typeof entry.id === 'string' && typeof entry.expiresAt === 'number') this.pending.set(entry.id, entry);
-    }
-  }
-
-  private save(): boolean {
-    return this.state.write({ version: 1, pending: [...this.pending.values()] });
   }
 }
 

@@ -33,47 +33,65 @@ const fileSchema = z.object({ version: z.literal(1), messages: z.array(messageSc
 export type HistoryMessage = z.infer<typeof messageSchema>;
 export type ToolCall = z.infer<typeof toolCallSchema>;
 
+/**
+ * Where each chat's memory document lives: files in DATA_DIR/chats (ChatHistoryFiles, the
+ * default), or a table when several replicas share PostgreSQL (PgChatDocuments), so the replica
+ * that takes a chat over remembers its conversation. A document is the chat's whole memory,
+ * written by the one process that runs the chat.
+ */
+export interface ChatDocuments {
+  /** The stored text, or undefined when there is none. Throws only on a real read failure. */
+  read(chatId: number): Promise<string | undefined>;
+  /** Replaces the document durably (all or nothing). */
+  write(chatId: number, text: string): Promise<void>;
+  remove(chatId: number): Promise<void>;
+  /** Moves `from`'s document to `to` unless `to` has one already. */
+  move(from: number, to: number): Promise<void>;
+  /** For log lines: where the document is. */
+  describe(chatId: number): string;
+}
+
 export interface ChatHistoryOptions {
-  /** DATA_DIR; files go to DATA_DIR/chats/<chatId>.json. */
+  /** DATA_DIR; files go to DATA_DIR/chats/<chatId>.json (unless `documents` says otherwise). */
   dataDir: string;
   /** Messages kept per chat (LLM_HISTORY_TURNS); 0 keeps nothing. */
   maxMessages: number;
   /** Characters kept per chat (LLM_HISTORY_CHARS), counting contents and tool-call arguments. */
   maxChars: number;
   logger: Logger;
+  /** Default: files in DATA_DIR/chats. */
+  documents?: ChatDocuments;
 }
 
 export class ChatHistory {
-  private dirReady = false;
-  private readonly dir: string;
+  private readonly documents: ChatDocuments;
 
   constructor(private readonly options: ChatHistoryOptions) {
-    this.dir = path.join(options.dataDir, 'chats');
+    this.documents = options.documents ?? new ChatHistoryFiles(options.dataDir);
   }
 
-  /** The chat's remembered messages, oldest first; empty when none or the file is unreadable. */
+  /** The chat's remembered messages, oldest first; empty when none or the document is unreadable. */
   async load(chatId: number): Promise<HistoryMessage[]> {
-    let raw: string;
+    let raw: string | undefined;
     try {
-      raw = await readFile(this.fileOf(chatId), 'utf8');
+      raw = await this.documents.read(chatId);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.options.logger.warn({ chatId, err }, 'chat history unreadable; starting this chat afresh');
-      }
+      this.options.logger.warn({ chatId, err }, 'chat history unreadable; starting this chat afresh');
       return [];
     }
+    if (raw === undefined) return [];
     try {
       const parsed = fileSchema.safeParse(JSON.parse(raw));
       if (parsed.success) return parsed.data.messages;
     } catch {
       // fall through: not JSON
     }
-    this.options.logger.warn({ chatId, file: this.fileOf(chatId) }, 'chat history file is malformed; starting this chat afresh');
+    this.options.logger.warn({ chatId, file: this.documents.describe(chatId) }, 'chat history file is malformed; starting this chat afresh');
     return [];
   }
 
   /**
-   * Appends a finished turn and writes the trimmed result atomically (temp file, fsync, rename).
+   * Appends a finished turn and writes the trimmed result atomically.
    * `previous` is the history as loaded at the start of the turn, when the caller has it: a chat
    * runs one update at a time, so it is still current and need not be read again.
    */
@@ -81,6 +99,39 @@ export class ChatHistory {
     if (this.options.maxMessages === 0 || this.options.maxChars === 0) return;
     const before = previous ?? (await this.load(chatId));
     const kept = trimHistory([...before, ...messages], this.options.maxMessages, this.options.maxChars);
+    await this.documents.write(chatId, JSON.stringify({ version: 1, messages: kept }));
+  }
+
+  /** Forgets the chat (`/reset`). */
+  async reset(chatId: number): Promise<void> {
+    await this.documents.remove(chatId);
+  }
+
+  /** A group became a supergroup: its memory follows it, unless the new chat already has one. */
+  async move(from: number, to: number): Promise<void> {
+    await this.documents.move(from, to);
+  }
+}
+
+/** One JSON file per chat in DATA_DIR/chats, replaced atomically (temp file, fsync, rename). */
+export class ChatHistoryFiles implements ChatDocuments {
+  private dirReady = false;
+  private readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, 'chats');
+  }
+
+  async read(chatId: number): Promise<string | undefined> {
+    try {
+      return await readFile(this.fileOf(chatId), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async write(chatId: number, text: string): Promise<void> {
     if (!this.dirReady) {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       this.dirReady = true;
@@ -89,7 +140,7 @@ export class ChatHistory {
     const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
     const handle = await open(temp, 'w', 0o600);
     try {
-      await handle.writeFile(JSON.stringify({ version: 1, messages: kept }));
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();
@@ -97,12 +148,10 @@ export class ChatHistory {
     await rename(temp, file);
   }
 
-  /** Forgets the chat (`/reset`). */
-  async reset(chatId: number): Promise<void> {
+  async remove(chatId: number): Promise<void> {
     await rm(this.fileOf(chatId), { force: true });
   }
 
-  /** A group became a supergroup: its memory follows it, unless the new chat already has one. */
   async move(from: number, to: number): Promise<void> {
     const target = this.fileOf(to);
     const exists = await readFile(target).then(() => true, () => false);
@@ -110,6 +159,10 @@ export class ChatHistory {
     await rename(this.fileOf(from), target).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
+  }
+
+  describe(chatId: number): string {
+    return this.fileOf(chatId);
   }
 
   private fileOf(chatId: number): string {

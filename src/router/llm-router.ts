@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createRedactor, type Redactor } from '../observability/redact.js';
 import type { SkillResult } from '../skills/types.js';
-import { ChatHistory, type HistoryMessage, type ToolCall } from './chat-history.js';
+import { ChatHistory, type ChatDocuments, type HistoryMessage, type ToolCall } from './chat-history.js';
 import { withToolOutputSummarized } from './history-hygiene.js';
 import {
   classifyLlmError,
@@ -30,6 +30,8 @@ export interface LlmRouterOptions {
   config: LlmConfig;
   /** DATA_DIR: per-chat memory lives in DATA_DIR/chats. */
   dataDir: string;
+  /** Where chat memory lives. Default: files in DATA_DIR/chats; PostgreSQL with several replicas. */
+  historyDocuments?: ChatDocuments;
   logger: Logger;
   metrics?: Metrics;
   /** Default: alerts dropped. */
@@ -76,6 +78,7 @@ export class LlmRouter implements IntentRouter {
       maxMessages: options.config.historyTurns,
       maxChars: options.config.historyChars,
       logger: this.log,
+      documents: options.historyDocuments,
     });
     this.failures = new LlmFailureReporter({
       logger: this.log,

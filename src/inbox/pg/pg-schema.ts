@@ -50,6 +50,25 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Pending approvals (one row each: a take is one DELETE ... RETURNING, so one taker wins).
+      CREATE TABLE approvals (
+        id         text PRIMARY KEY,
+        chat_id    bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        entry      jsonb NOT NULL
+      );
+      CREATE INDEX approvals_expiry ON approvals (expires_at);
+      -- The LLM router's memory of each chat, written by the replica that runs the chat.
+      CREATE TABLE chat_memory (
+        chat_id    bigint PRIMARY KEY,
+        document   text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** Serialises schema changes across replicas (any constant; "skillgate" in ASCII). */

@@ -9,6 +9,10 @@ import { StoreHealthState, type StoreHealth } from '../store-health.js';
 import type { AcceptResult, FailedUpdate, InboxStats, OpenUpdate } from '../types.js';
 import type { Claim, UpdateStore } from '../update-store.js';
 import { createPool, databaseUnavailable, describeDatabase } from './pg-connection.js';
+import type { ApprovalRecords } from '../../gateway/approval-records.js';
+import type { ChatDocuments } from '../../router/chat-history.js';
+import { PgApprovals } from './pg-approvals.js';
+import { PgChatDocuments } from './pg-chat-documents.js';
 import { PgIntake, type IntakeOutcome } from './pg-intake.js';
 import { migrate } from './pg-schema.js';
 import { OPEN, OPEN_UPDATE_COLUMNS } from './pg-sql.js';
@@ -158,6 +162,16 @@ export class PgInboxStore implements UpdateStore {
 
   pendingCount(): number {
     return this.upkeep.pending;
+  }
+
+  /** Pending approvals on this database, shared by the replicas. */
+  approvals(): ApprovalRecords {
+    return new PgApprovals(this.pool, this.options.logger);
+  }
+
+  /** The LLM router's chat memory on this database, shared by the replicas. */
+  chatDocuments(): ChatDocuments {
+    return new PgChatDocuments(this.pool);
   }
 
   /** Live replicas at the last heartbeat, this one included (the send rate is split among them). */
