@@ -13,13 +13,11 @@ import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createRedactor, type Redactor } from '../observability/redact.js';
 import { outboundSecrets } from '../security/outbound-secrets.js';
-import { RuleRouter } from '../router/rules.js';
 import type { IntentRouter } from '../router/types.js';
 import { SkillRuntime } from '../skills/runtime.js';
 import { TelegramApi } from '../telegram/api-client.js';
 import { chatIdOf } from '../telegram/chat-id.js';
 import { TelegramPoller } from '../telegram/polling.js';
-import type { PollerLeadership } from '../inbox/pg/poller-leadership.js';
 import { ensureWebhook } from '../telegram/webhook-registration.js';
 import type { SendRateLimits } from '../telegram/rate-limiter.js';
 import { ApprovalService } from './approvals.js';
@@ -32,6 +30,7 @@ import { readinessOf, type Readiness } from './readiness.js';
 import { listenOrExplain, readTls } from './listeners.js';
 import { redactingRunner } from './redacting-runner.js';
 import { ReplyPath } from './reply-path.js';
+import { chooseRouter } from './router-choice.js';
 import { isUnhandledType, unhandledAtIntake } from './unhandled-type.js';
 
 /** How often the inbox backlog is compared with its alert threshold. */
@@ -64,7 +63,6 @@ export class Gateway {
   private main: FastifyInstance | undefined;
   private admin: FastifyInstance | undefined;
   private poller: TelegramPoller | undefined;
-  private leadership: PollerLeadership | undefined;
   private dispatcher: InboxDispatcher | undefined;
   private audit: AuditLog | undefined;
   private webhookRegistered: boolean | undefined;
@@ -81,8 +79,8 @@ export class Gateway {
     readonly alerter: Alerter,
     readonly redact: Redactor,
     readonly store: UpdateStore,
-    /** With DATABASE_URL: this process among the replicas. */
-    private readonly replicas: OpenedStore['replicas'],
+    /** With DATABASE_URL: this process among the replicas, and in polling mode the poller election. */
+    private readonly opened: OpenedStore,
     readonly skills: SkillRuntime,
     readonly api: TelegramApi,
     readonly router: IntentRouter,
@@ -97,22 +95,15 @@ export class Gateway {
     const metrics = options.metrics ?? new Metrics({ processMetrics: true });
     const redact = options.redact ?? createRedactor(outboundSecrets(config));
     const alerter = options.alerter ?? alerterFor(config.discordWebhookUrl, { logger, redact, metrics });
-    logger.info(
-      {
-        mode: config.telegram.mode,
-        router: config.llm ? 'llm' : 'rules',
-        store: config.database ? 'postgres' : 'sqlite',
-        skillMode: config.skills.mode,
-        sandbox: config.skills.sandbox,
-      },
-      'Starting skillgate',
-    );
+    const { mode } = config.telegram;
+    const { sandbox, mode: skillMode } = config.skills;
+    logger.info({ mode, router: config.llm ? 'llm' : 'rules', store: config.database ? 'postgres' : 'sqlite', skillMode, sandbox }, 'Starting skillgate');
     logger.info(`Configured interface: ${config.telegram.mode === 'webhook' ? 'Telegram webhooks' : 'Telegram long polling'}`);
 
     // The watch exists only with the gateway; a failure before that is the start's own error.
     let watch: InboxWatch | undefined;
-    const { store, replicas } = await openUpdateStore(config, { logger, metrics, onHealthChange: (health) => watch?.storeHealthChanged(health) });
-    if (replicas) metrics.labelReplica(config.database!.replicaName);
+    const opened = await openUpdateStore(config, { logger, metrics, onHealthChange: (health) => watch?.storeHealthChanged(health) });
+    const { store, replicas } = opened;
     let skills: SkillRuntime | undefined;
     try {
       skills = await SkillRuntime.create({ config: config.skills, logger, metrics, env: options.env });
@@ -126,20 +117,8 @@ export class Gateway {
         // Telegram's overall limit is the bot's: the live replicas split it evenly.
         sendRateShare: replicas ? () => 1 / replicas.liveReplicas() : undefined,
       });
-      // The OpenAI SDK is loaded only when the LLM router is on: the rule router's gateway does
-      // not pay its ~13 MB of resident code and heap.
-      const router: IntentRouter = config.llm
-        ? new (await import('../router/llm-router.js')).LlmRouter({
-            config: config.llm,
-            dataDir: config.dataDir,
-            historyDocuments: replicas?.chatDocuments(),
-            logger,
-            metrics,
-            alerter,
-            redact,
-          })
-        : new RuleRouter();
-      const gateway = new Gateway(config, logger, metrics, alerter, redact, store, replicas, skills, api, router);
+      const router = await chooseRouter(config, { logger, metrics, alerter, redact, historyDocuments: replicas?.chatDocuments() });
+      const gateway = new Gateway(config, logger, metrics, alerter, redact, store, opened, skills, api, router);
       watch = gateway.inboxWatch;
       await gateway.run();
       return gateway;
@@ -190,7 +169,7 @@ export class Gateway {
       },
       runner: skills,
       dataDir: config.dataDir,
-      records: this.replicas?.approvals(),
+      records: this.opened.replicas?.approvals(),
       ttlSeconds: config.approvalTtlS,
       logger,
     });
@@ -234,24 +213,10 @@ export class Gateway {
       await this.listenMain();
       if (config.http.publicUrl) void this.registerWebhook();
     } else {
-      this.poller = new TelegramPoller({ api: this.api, store: this.store, dispatcher, logger, alerter: this.alerter, leadership: await this.pollerLeadership() });
+      this.poller = new TelegramPoller({ api: this.api, store: this.store, dispatcher, logger, alerter: this.alerter, leadership: this.opened.leadership });
       this.poller.start();
     }
     await this.listenAdmin();
-  }
-
-  /** With several replicas, one poller among them (PostgreSQL advisory lock). */
-  private async pollerLeadership(): Promise<PollerLeadership | undefined> {
-    const { database } = this.config;
-    if (!database || !this.replicas) return undefined;
-    const { PollerLeadership } = await import('../inbox/pg/poller-leadership.js');
-    this.leadership = new PollerLeadership({
-      url: database.url,
-      applicationName: `skillgate ${this.replicas.replicaId} poller`,
-      logger: this.logger,
-      retryMs: Math.max(250, Math.floor(database.leaseMs / 5)),
-    });
-    return this.leadership;
   }
 
   private async listenMain(): Promise<void> {
@@ -300,7 +265,7 @@ export class Gateway {
     return readinessOf({
       skills: this.skills.status(),
       store: this.store,
-      replicas: this.replicas,
+      replicas: this.opened.replicas,
       inboxWatch: this.inboxWatch,
       closing: this.closing,
       webhookRegistered: this.config.telegram.mode === 'webhook' && this.config.http.publicUrl ? this.webhookRegistered : 'not used',
@@ -313,7 +278,7 @@ export class Gateway {
     this.inboxWatch.stop();
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, 'Shutting down: intake stopped, draining in-flight updates');
     await this.poller?.stop();
-    await this.leadership?.release();
+    await this.opened.leadership?.release();
     await this.dispatcher?.stop(this.config.shutdownGraceMs);
     // Past the grace period: cancel what still runs (skills, LLM turns); their updates are not
     // answered now but stay in the store, so let them record that before the store closes.

@@ -15,7 +15,7 @@ import { PgApprovals } from './pg-approvals.js';
 import { PgChatDocuments } from './pg-chat-documents.js';
 import { PgIntake, type IntakeOutcome } from './pg-intake.js';
 import { migrate } from './pg-schema.js';
-import { OPEN, OPEN_UPDATE_COLUMNS } from './pg-sql.js';
+import { PgUpdateRows } from './pg-update-rows.js';
 import { PgUpkeep } from './pg-upkeep.js';
 import { InboxWakeups } from './pg-wakeups.js';
 import { ReplicaLease } from './replica-lease.js';
@@ -59,6 +59,7 @@ export class PgInboxStore implements UpdateStore {
   private readonly intake: PgIntake;
   private readonly wakeups: InboxWakeups;
   private readonly upkeep: PgUpkeep;
+  private readonly rows: PgUpdateRows;
   private readonly durableListeners = new Set<(rows: OpenUpdate[]) => void>();
   private readonly reopenListeners = new Set<() => void>();
   private closed = false;
@@ -72,6 +73,7 @@ export class PgInboxStore implements UpdateStore {
     this.replicaId = lease.id;
     const now = options.now ?? Date.now;
     this.health = new StoreHealthState(options.onHealthChange);
+    this.rows = new PgUpdateRows(pool, lease.id, now);
     this.upkeep = new PgUpkeep({
       pool,
       lease,
@@ -184,24 +186,12 @@ export class PgInboxStore implements UpdateStore {
     return { pending: this.upkeep.pending, failed, recentFailures, acceptTransactions: this.intake.transactions, walFsyncs: this.intake.transactions };
   }
 
-  async openSince(afterSeq: number, limit = 1000): Promise<OpenUpdate[]> {
-    const rows = await this.pool.query<OpenUpdate>(
-      `SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u JOIN lanes l ON l.lane = u.lane AND l.replica = $1
-        WHERE u.${OPEN} AND u.seq > $2 ORDER BY u.seq LIMIT $3`,
-      [this.replicaId, afterSeq, limit],
-    );
-    return rows.rows;
+  openSince(afterSeq: number, limit = 1000): Promise<OpenUpdate[]> {
+    return this.rows.openSince(afterSeq, limit);
   }
 
-  async begin(updateId: number): Promise<Claim | undefined> {
-    const rows = await this.pool.query<Claim>(
-      `UPDATE updates u SET state = 'processing', attempts = attempts + 1
-        WHERE u.update_id = $1 AND u.state IN ('accepted', 'processing')
-          AND EXISTS (SELECT 1 FROM lanes l WHERE l.lane = u.lane AND l.replica = $2)
-        RETURNING u.payload AS "payloadJson", u.attempts`,
-      [updateId, this.replicaId],
-    );
-    return rows.rows[0];
+  begin(updateId: number): Promise<Claim | undefined> {
+    return this.rows.begin(updateId);
   }
 
   /** Every claim and mark is committed when its promise resolves: nothing is left to wait for. */
@@ -209,34 +199,28 @@ export class PgInboxStore implements UpdateStore {
     return Promise.resolve();
   }
 
-  async markReplied(updateId: number): Promise<void> {
-    // Only while processing: a done mark that overtook it (another pooled connection) stays.
-    await this.pool.query(`UPDATE updates SET state = 'replied' WHERE update_id = $1 AND state = 'processing'`, [updateId]);
+  markReplied(updateId: number): Promise<void> {
+    return this.rows.markReplied(updateId);
   }
 
   async markDone(updateId: number): Promise<void> {
-    await this.finish(updateId, 'done', null);
+    if (await this.rows.finish(updateId, 'done', null)) this.upkeep.finished();
   }
 
   async markFailed(updateId: number, error: string): Promise<void> {
-    await this.finish(updateId, 'failed', error);
+    if (await this.rows.finish(updateId, 'failed', error)) this.upkeep.finished();
   }
 
-  async scheduleRetry(updateId: number, nextAttemptAt: number, error: string): Promise<void> {
-    await this.pool.query(`UPDATE updates SET state = 'accepted', next_attempt_at = $2, error = $3 WHERE update_id = $1 AND ${OPEN}`, [
-      updateId,
-      nextAttemptAt,
-      error,
-    ]);
+  scheduleRetry(updateId: number, nextAttemptAt: number, error: string): Promise<void> {
+    return this.rows.scheduleRetry(updateId, nextAttemptAt, error);
   }
 
-  async getMeta(key: string): Promise<string | undefined> {
-    const rows = await this.pool.query<{ value: string }>(`SELECT value FROM meta WHERE key = $1`, [key]);
-    return rows.rows[0]?.value;
+  getMeta(key: string): Promise<string | undefined> {
+    return this.rows.getMeta(key);
   }
 
-  async setMeta(key: string, value: string): Promise<void> {
-    await this.pool.query(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, value]);
+  setMeta(key: string, value: string): Promise<void> {
+    return this.rows.setMeta(key, value);
   }
 
   /** Settles every accept(), gives the chats back (the other replicas take them at once), disconnects. */
@@ -256,20 +240,6 @@ export class PgInboxStore implements UpdateStore {
     this.options.logger.info({ database: this.location, replica: this.replicaId }, 'Inbox store closed');
   }
 
-  private async finish(updateId: number, state: 'done' | 'failed', error: string | null): Promise<void> {
-    const now = (this.options.now ?? Date.now)();
-    const result = await this.pool.query<{ lane: string }>(
-      `UPDATE updates SET state = $2, error = COALESCE($3, error), finished_at = $4, payload = CASE WHEN $2 = 'done' THEN NULL ELSE payload END
-        WHERE update_id = $1 AND ${OPEN} RETURNING lane`,
-      [updateId, state, error, now],
-    );
-    const lane = result.rows[0]?.lane;
-    if (!lane) return;
-    this.upkeep.finished();
-    // An update without a chat is a lane of its own: its owner row goes with it.
-    if (lane.startsWith('u')) await this.pool.query(`DELETE FROM lanes WHERE lane = $1 AND replica = $2`, [lane, this.replicaId]);
-  }
-
   private committedIntake(outcome: IntakeOutcome): void {
     this.health.recover();
     this.upkeep.opened(outcome.opened);
@@ -279,12 +249,8 @@ export class PgInboxStore implements UpdateStore {
   /** Rows another replica accepted for our lanes: read them back (still open, still ours) and push. */
   private async fetchWoken(seqs: number[]): Promise<void> {
     try {
-      const rows = await this.pool.query<OpenUpdate>(
-        `SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u JOIN lanes l ON l.lane = u.lane AND l.replica = $1
-          WHERE u.seq = ANY($2) AND u.${OPEN} ORDER BY u.seq`,
-        [this.replicaId, seqs],
-      );
-      if (rows.rows.length > 0) this.push(rows.rows);
+      const rows = await this.rows.ownOpen(seqs);
+      if (rows.length > 0) this.push(rows);
     } catch (err) {
       // The dispatcher's rescan finds them within a second.
       this.options.logger.warn({ err: (err as Error).message }, 'Database: could not read woken updates; the rescan will find them');
