@@ -71,6 +71,16 @@ export class Metrics {
     'Updates the dispatcher found by rescanning the store that no push had handed over (should stay 0)',
   );
 
+  readonly replicasLive = this.gauge(
+    'skillgate_replicas_live',
+    'Gateway replicas with a fresh heartbeat on the shared database, this one included (DATABASE_URL only)',
+  );
+
+  readonly chatsTakenOver = this.counter(
+    'skillgate_chats_taken_over_total',
+    'Chats this replica took over from a replica whose lease ran out, or that nobody owned (DATABASE_URL only)',
+  );
+
   readonly inboxWritable = this.gauge(
     'skillgate_inbox_writable',
     '1 while the inbox store can write, 0 while a write or fsync failure keeps it refusing updates',

@@ -49,4 +49,5 @@ t.test('DATABASE_URL: updates are stored in PostgreSQL and answered; readiness a
   t.notMatch(JSON.stringify(body), /password/i);
   const metrics = await (await request(`http://127.0.0.1:${adminPort}/metrics`)).body.text();
   t.match(metrics, /skillgate_updates_total\{[^}]*replica="gw-test"/, 'every series carries the replica label');
+  t.match(metrics, /skillgate_replicas_live\{replica="gw-test"\} 1/, 'the live replicas as this one sees them');
 });

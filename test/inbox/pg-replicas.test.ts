@@ -117,6 +117,19 @@ t.test('two replicas starting at once migrate the schema once', async (t) => {
   t.same((await client.query('SELECT version FROM skillgate_schema ORDER BY version')).rows.map((r) => r.version), [1, 2], 'each version recorded once');
 });
 
+t.test('every session commits synchronously, even where the database default says off', async (t) => {
+  const url = await database(t);
+  if (!url) return;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const name = new URL(url).pathname.slice(1);
+  await admin.query(`ALTER DATABASE ${name} SET synchronous_commit = off`);
+  const a = await replica(t, url, 'a');
+  const pool = (a.store as unknown as { pool: pg.Pool }).pool;
+  t.equal((await pool.query('SHOW synchronous_commit')).rows[0]?.synchronous_commit, 'on');
+});
+
 t.test('the send rate is split among live replicas', async (t) => {
   const url = await database(t);
   if (!url) return;

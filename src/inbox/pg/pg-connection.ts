@@ -8,6 +8,12 @@ const numericTypes = {
     oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * Per session, whatever the server's or the role's default: a COMMIT returns only once it is
+ * flushed to the server's WAL, so the webhook's 200 after an accept means durable.
+ */
+const SESSION_OPTIONS = '-c synchronous_commit=on';
+
 /** How long a connection attempt may take before the store reports the database unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -24,6 +30,7 @@ export function createPool(options: PgConnectionOptions): pg.Pool {
     connectionString: options.url,
     application_name: options.applicationName,
     max: options.max,
+    options: SESSION_OPTIONS,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     types: numericTypes,
@@ -35,6 +42,7 @@ export function createClient(options: Omit<PgConnectionOptions, 'max'>): pg.Clie
   return new pg.Client({
     connectionString: options.url,
     application_name: options.applicationName,
+    options: SESSION_OPTIONS,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     types: numericTypes,
   });

@@ -42,6 +42,7 @@ export class PgUpkeep {
   /** The first beat runs before start() resolves, so the store opens with its counters read. */
   async start(): Promise<void> {
     await this.options.lease.heartbeat();
+    this.options.metrics?.replicasLive.set(this.options.lease.liveReplicas);
     await this.refreshCounters();
     this.timer = setInterval(() => void this.beat(), Math.max(200, Math.floor(this.options.lease.leaseMs / 3)));
     this.timer.unref();
@@ -73,13 +74,14 @@ export class PgUpkeep {
     const { lease, logger } = this.options;
     try {
       await lease.heartbeat();
+      this.options.metrics?.replicasLive.set(lease.liveReplicas);
       const taken = await lease.takeOver();
       if (taken.lanes > 0) {
         logger.info(
           { lanes: taken.lanes, updates: taken.rows.length, from: taken.from },
           taken.from.length > 0 ? 'Replicas: took over the chats of a replica whose lease ran out' : 'Replicas: took over chats nobody owned',
         );
-        this.options.metrics?.inboxRescued.inc(taken.rows.length);
+        this.options.metrics?.chatsTakenOver.inc(taken.lanes);
         if (taken.rows.length > 0) this.options.tookOver(taken.rows);
       }
       await this.refreshCounters();
