@@ -6,7 +6,7 @@ export type ParentEnv = Record<string, string | undefined>;
 export const BASE_ENV_KEYS = ['PATH', 'HOME', 'LANG', 'TZ'] as const;
 
 /** Never passed through, even when listed in SKILL_ENV_ALLOW: they are the gateway's own secrets. */
-const NEVER_PASSED = /^(TELEGRAM_BOT_TOKEN|TELEGRAM_WEBHOOK_SECRET|OPENAI_API_KEY|DISCORD_WEBHOOK_URL)$/;
+const NEVER_PASSED = /^(TELEGRAM_BOT_TOKEN|TELEGRAM_WEBHOOK_SECRET|OPENAI_API_KEY|DISCORD_WEBHOOK_URL|DATABASE_URL)$/;
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

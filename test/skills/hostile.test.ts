@@ -63,13 +63,14 @@ for (const mode of MODES) {
         TELEGRAM_BOT_TOKEN: TEST_TOKEN,
         OPENAI_API_KEY: 'sk-test-openai-key-0123456789',
         DISCORD_WEBHOOK_URL: 'https://discord.com/api/webhooks/1/secretdiscordtoken',
+        DATABASE_URL: 'postgres://skillgate:db-Pa55word-secret@127.0.0.1/skillgate',
         SOME_OTHER: 'not allowed',
         ALLOWED_ONE: 'passed through',
       };
       const { runtime, workspace } = await startRuntime(t, hostile(), {
         mode,
         env,
-        envAllow: ['ALLOWED_ONE', 'OPENAI_API_KEY'],
+        envAllow: ['ALLOWED_ONE', 'OPENAI_API_KEY', 'DATABASE_URL'],
       });
       const result = await runtime.run('dump_env', {});
       t.equal(result.outcome, 'ok');
@@ -77,6 +78,7 @@ for (const mode of MODES) {
       t.notOk(result.output.includes(TEST_TOKEN.split(':')[1]!), 'no bot token');
       t.notOk(result.output.includes('sk-test-openai-key'), 'no API key, even when listed in SKILL_ENV_ALLOW');
       t.notOk(result.output.includes('secretdiscordtoken'), 'no Discord webhook');
+      t.notOk(result.output.includes('db-Pa55word-secret'), 'no database URL, even when listed in SKILL_ENV_ALLOW');
       t.equal(seen.SOME_OTHER, undefined);
       t.equal(seen.ALLOWED_ONE, 'passed through');
       t.equal(seen.WORKSPACE_DIR, workspace);
