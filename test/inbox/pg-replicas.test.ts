@@ -105,6 +105,18 @@ t.test('a graceful stop gives the chats back at once (no lease wait)', async (t)
   t.same(b.pushed.map((r) => r.updateId), [1, 2]);
 });
 
+t.test('a restart finds its own unfinished updates at once: the stopped replica gave its chats back, the new one takes them before its dispatcher starts', async (t) => {
+  const url = await database(t);
+  if (!url) return;
+  const first = await replica(t, url, 'a');
+  await acceptText(first.store, 1, 40);
+  await acceptText(first.store, 2, 41);
+  await first.store.begin(1);
+  await first.store.close();
+  const second = await replica(t, url, 'a');
+  t.same((await second.store.openSince(0)).map((r) => [r.updateId, r.state]), [[1, 'processing'], [2, 'accepted']], 'both are its own when it opens');
+});
+
 t.test('two replicas starting at once migrate the schema once', async (t) => {
   const url = await database(t);
   if (!url) return;

@@ -39,11 +39,13 @@ export class PgUpkeep {
     },
   ) {}
 
-  /** The first beat runs before start() resolves, so the store opens with its counters read. */
+  /**
+   * The first beat runs before start() resolves (and throws, so a database that is not there
+   * fails the start): the store opens with its counters read and with the chats a dead or
+   * stopped replica left, which the dispatcher then resumes as its own at its start.
+   */
   async start(): Promise<void> {
-    await this.options.lease.heartbeat();
-    this.options.metrics?.replicasLive.set(this.options.lease.liveReplicas);
-    await this.refreshCounters();
+    await this.takeOverAndCount();
     this.timer = setInterval(() => void this.beat(), Math.max(200, Math.floor(this.options.lease.leaseMs / 3)));
     this.timer.unref();
   }
@@ -71,20 +73,9 @@ export class PgUpkeep {
   }
 
   private async runBeat(): Promise<void> {
-    const { lease, logger } = this.options;
+    const { logger } = this.options;
     try {
-      await lease.heartbeat();
-      this.options.metrics?.replicasLive.set(lease.liveReplicas);
-      const taken = await lease.takeOver();
-      if (taken.lanes > 0) {
-        logger.info(
-          { lanes: taken.lanes, updates: taken.rows.length, from: taken.from },
-          taken.from.length > 0 ? 'Replicas: took over the chats of a replica whose lease ran out' : 'Replicas: took over chats nobody owned',
-        );
-        this.options.metrics?.chatsTakenOver.inc(taken.lanes);
-        if (taken.rows.length > 0) this.options.tookOver(taken.rows);
-      }
-      await this.refreshCounters();
+      await this.takeOverAndCount();
       if (this.options.now() - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
       if (this.failing) logger.info('Database: reachable again');
       this.failing = false;
@@ -94,6 +85,22 @@ export class PgUpkeep {
       this.failing = true;
       this.options.trouble(err);
     }
+  }
+
+  private async takeOverAndCount(): Promise<void> {
+    const { lease, logger, metrics } = this.options;
+    await lease.heartbeat();
+    metrics?.replicasLive.set(lease.liveReplicas);
+    const taken = await lease.takeOver();
+    if (taken.lanes > 0) {
+      logger.info(
+        { lanes: taken.lanes, updates: taken.rows.length, from: taken.from },
+        taken.from.length > 0 ? 'Replicas: took over the chats of a replica whose lease ran out' : 'Replicas: took over chats nobody owned',
+      );
+      metrics?.chatsTakenOver.inc(taken.lanes);
+      if (taken.rows.length > 0) this.options.tookOver(taken.rows);
+    }
+    await this.refreshCounters();
   }
 
   private async refreshCounters(): Promise<void> {
