@@ -5,6 +5,7 @@ import { PendingGauge } from './pending-gauge.js';
 import { InboxPruner } from './pruner.js';
 import { storeClosed, storeUnavailable } from './store-errors.js';
 import { StoreHealthState, type StoreHealth } from './store-health.js';
+import { StoreEvents } from './store-events.js';
 import { StoreRecovery } from './store-recovery.js';
 import type { AcceptResult, FailedUpdate, InboxStats, InboxStoreOptions, OpenUpdate } from './types.js';
 import { insertAccepts, RepliedMarks } from './update-rows.js';
@@ -47,8 +48,7 @@ export class InboxStore implements UpdateStore {
   private readonly recovery: StoreRecovery;
   private readonly commits: GroupCommit;
   private readonly pending: PendingGauge;
-  private readonly reopenListeners = new Set<() => void>();
-  private readonly durableListeners = new Set<(rows: OpenUpdate[]) => void>();
+  private readonly events = new StoreEvents();
   private readonly repliedMarks = new RepliedMarks();
   /** Highest seq covered by a finished fsync: the dispatcher sees nothing newer. */
   private durableSeq = 0;
@@ -85,7 +85,7 @@ export class InboxStore implements UpdateStore {
       },
       durable: (rows) => {
         this.durableSeq = Math.max(this.durableSeq, rows[rows.length - 1]!.seq);
-        for (const listener of this.durableListeners) listener(rows);
+        this.events.durable(rows);
       },
       trouble: (kind, err) => {
         this.repliedMarks.discard();
@@ -137,14 +137,12 @@ export class InboxStore implements UpdateStore {
    * reading them back. Returns the unsubscribe function.
    */
   onDurable(listener: (rows: OpenUpdate[]) => void): () => void {
-    this.durableListeners.add(listener);
-    return () => this.durableListeners.delete(listener);
+    return this.events.onDurable(listener);
   }
 
   /** Calls `listener` after the database was reopened (failed fsync): replay it as at start-up. */
   onReopen(listener: () => void): () => void {
-    this.reopenListeners.add(listener);
-    return () => this.reopenListeners.delete(listener);
+    return this.events.onReopen(listener);
   }
 
   /** Whether the store can write right now, and why not (readiness, alerts, the dispatcher). */
@@ -283,7 +281,7 @@ export class InboxStore implements UpdateStore {
     }
     this.readCounters();
     this.options.logger.warn({ file: this.file, pending: this.pending.value }, 'Inbox: store reopened after a failed fsync; replaying unfinished updates');
-    for (const listener of this.reopenListeners) listener();
+    this.events.reopened();
     if (this.commits.hasQueuedAccepts) this.commits.flush();
     return true;
   }

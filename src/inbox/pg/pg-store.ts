@@ -6,6 +6,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { SkillgateError } from '../../errors.js';
 import { DEFAULT_DEDUPE_WINDOW_MS, DEFAULT_FAILED_RETENTION_MS } from '../pruner.js';
 import { StoreHealthState, type StoreHealth } from '../store-health.js';
+import { StoreEvents } from '../store-events.js';
 import type { AcceptResult, FailedUpdate, InboxStats, OpenUpdate } from '../types.js';
 import type { Claim, UpdateStore } from '../update-store.js';
 import { createPool, databaseUnavailable, describeDatabase } from './pg-connection.js';
@@ -60,8 +61,7 @@ export class PgInboxStore implements UpdateStore {
   private readonly wakeups: InboxWakeups;
   private readonly upkeep: PgUpkeep;
   private readonly rows: PgUpdateRows;
-  private readonly durableListeners = new Set<(rows: OpenUpdate[]) => void>();
-  private readonly reopenListeners = new Set<() => void>();
+  private readonly events = new StoreEvents();
   private closed = false;
 
   private constructor(
@@ -145,13 +145,11 @@ export class PgInboxStore implements UpdateStore {
   }
 
   onDurable(listener: (rows: OpenUpdate[]) => void): () => void {
-    this.durableListeners.add(listener);
-    return () => this.durableListeners.delete(listener);
+    return this.events.onDurable(listener);
   }
 
   onReopen(listener: () => void): () => void {
-    this.reopenListeners.add(listener);
-    return () => this.reopenListeners.delete(listener);
+    return this.events.onReopen(listener);
   }
 
   writeHealth(): StoreHealth {
@@ -259,11 +257,11 @@ export class PgInboxStore implements UpdateStore {
 
   private push(rows: OpenUpdate[]): void {
     if (this.closed) return;
-    for (const listener of this.durableListeners) listener(rows);
+    this.events.durable(rows);
   }
 
   private reopened(): void {
-    for (const listener of this.reopenListeners) listener();
+    this.events.reopened();
   }
 
   private trouble(err: unknown): void {
