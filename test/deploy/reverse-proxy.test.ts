@@ -78,7 +78,9 @@ async function runSuite(nginx: string) {
     t.equal(res.status, 403);
   });
 
-  t.test('the shipped deploy/nginx/skillgate.conf passes nginx -t', (t) => checkShippedSiteConfig(t, nginx));
+  for (const site of ['skillgate.conf', 'skillgate-ha.conf']) {
+    t.test(`the shipped deploy/nginx/${site} passes nginx -t`, (t) => checkShippedSiteConfig(t, nginx, site));
+  }
 
   t.test('an oversized body is refused with 413 by nginx, before it reaches the gateway', async (t) => {
     const big = JSON.stringify({ update_id: 9, pad: 'x'.repeat(1024 * 1024 + 10) });
@@ -87,8 +89,8 @@ async function runSuite(nginx: string) {
   });
 }
 
-/** `nginx -t` on the shipped site file, with a generated certificate in place of Let's Encrypt's. */
-async function checkShippedSiteConfig(t: TestContext, bin: string) {
+/** `nginx -t` on a shipped site file, with a generated certificate in place of Let's Encrypt's. */
+async function checkShippedSiteConfig(t: TestContext, bin: string, siteFile: string) {
   const prefix = t.testdir();
   mkdirSync(path.join(prefix, 'snippets'));
   mkdirSync(path.join(prefix, 'logs'));
@@ -96,7 +98,7 @@ async function checkShippedSiteConfig(t: TestContext, bin: string) {
   writeFileSync(path.join(prefix, 'cert.pem'), cert);
   writeFileSync(path.join(prefix, 'key.pem'), key);
   writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(root, 'deploy/nginx/skillgate-proxy.conf')));
-  const site = readFileSync(path.join(root, 'deploy/nginx/skillgate.conf'), 'utf8')
+  const site = readFileSync(path.join(root, 'deploy/nginx', siteFile), 'utf8')
     .replace(/\/etc\/letsencrypt\/live\/bot\.example\.com\/fullchain\.pem/, path.join(prefix, 'cert.pem'))
     .replace(/\/etc\/letsencrypt\/live\/bot\.example\.com\/privkey\.pem/, path.join(prefix, 'key.pem'))
     .replace(/\/var\/log\/nginx\//g, `${prefix}/logs/`);
@@ -118,49 +120,51 @@ async function checkShippedSiteConfig(t: TestContext, bin: string) {
 
 class MemoryIntake {
   private readonly ids = new Set<number>();
+  /** Every accept call's answer, in order. */
+  readonly answers: AcceptResult[] = [];
   has(id: number) {
     return this.ids.has(id);
   }
+  get size() {
+    return this.ids.size;
+  }
   async accept(updateId: number): Promise<AcceptResult> {
-    if (this.ids.has(updateId)) return 'duplicate';
+    const answer = this.ids.has(updateId) ? 'duplicate' : 'accepted';
     this.ids.add(updateId);
-    return 'accepted';
+    this.answers.push(answer);
+    return answer;
   }
 }
 
-async function gateway(trustProxy: string[] | undefined) {
+async function gateway(trustProxy: string[] | undefined, intake = new MemoryIntake()) {
   const log = captureLogger([TEST_SECRET]);
-  const intake = new MemoryIntake();
+  let closing = false;
   const app: FastifyInstance = await buildMainServer({
     logger: log.logger,
     trustProxy,
-    webhook: { path: WEBHOOK_PATH, secret: TEST_SECRET, intake, chatIdOf: () => null, isClosing: () => false },
+    webhook: { path: WEBHOOK_PATH, secret: TEST_SECRET, intake, chatIdOf: () => null, isClosing: () => closing },
   });
   const requests: string[] = [];
   app.addHook('onRequest', async (req) => {
     requests.push(req.url);
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, log, intake, requests, port: (app.server.address() as net.AddressInfo).port };
+  const drain = () => {
+    closing = true;
+  };
+  return { app, log, intake, requests, drain, port: (app.server.address() as net.AddressInfo).port };
 }
 
-async function startNginx(bin: string, upstreams: { trusted: number; untrusted: number }) {
+/** A prefix dir for a private nginx: temp paths, logs and the shipped proxy snippet. */
+function nginxPrefix(): string {
   const prefix = t.testdir();
   for (const dir of ['logs', 'tmp', 'snippets']) mkdirSync(path.join(prefix, dir));
   writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(root, 'deploy/nginx/skillgate-proxy.conf')));
-  const [trustedPort, untrustedPort] = [await freePort(), await freePort()];
-  const listen = (port: number) => `listen 127.0.0.1:${port};${ipv6 ? ` listen [::1]:${port};` : ''}`;
-  // The same location block as deploy/nginx/skillgate.conf, minus TLS.
-  const server = (port: number, upstream: number) => `
-    server {
-      ${listen(port)}
-      location = ${WEBHOOK_PATH} {
-        limit_except POST { deny all; }
-        proxy_pass http://127.0.0.1:${upstream};
-        include snippets/skillgate-proxy.conf;
-      }
-      location / { return 404; }
-    }`;
+  return prefix;
+}
+
+/** Runs nginx in the foreground with `servers` as its http block; resolves once `port` listens. */
+async function runNginx(bin: string, prefix: string, servers: string, port: number) {
   writeFileSync(
     path.join(prefix, 'nginx.conf'),
     `daemon off;
@@ -176,8 +180,7 @@ async function startNginx(bin: string, upstreams: { trusted: number; untrusted: 
        fastcgi_temp_path ${prefix}/tmp/fastcgi;
        uwsgi_temp_path ${prefix}/tmp/uwsgi;
        scgi_temp_path ${prefix}/tmp/scgi;
-       ${server(trustedPort, upstreams.trusted)}
-       ${server(untrustedPort, upstreams.untrusted)}
+       ${servers}
      }`,
   );
   const child: ChildProcess = spawn(bin, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -186,19 +189,101 @@ async function startNginx(bin: string, upstreams: { trusted: number; untrusted: 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-    if (await canConnect(trustedPort)) break;
+    if (await canConnect(port)) break;
     if (i >= 100) throw new Error(`nginx did not listen within 5 s: ${stderr}`);
     await sleep(50);
   }
   return {
-    trustedPort,
-    untrustedPort,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await Promise.race([exited, sleep(5_000, undefined, { ref: false })]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+async function startNginx(bin: string, upstreams: { trusted: number; untrusted: number }) {
+  const prefix = nginxPrefix();
+  const [trustedPort, untrustedPort] = [await freePort(), await freePort()];
+  const listen = (port: number) => `listen 127.0.0.1:${port};${ipv6 ? ` listen [::1]:${port};` : ''}`;
+  // The same location block as deploy/nginx/skillgate.conf, minus TLS.
+  const server = (port: number, upstream: number) => `
+    server {
+      ${listen(port)}
+      location = ${WEBHOOK_PATH} {
+        limit_except POST { deny all; }
+        proxy_pass http://127.0.0.1:${upstream};
+        include snippets/skillgate-proxy.conf;
+      }
+      location / { return 404; }
+    }`;
+  const nginx = await runNginx(bin, prefix, server(trustedPort, upstreams.trusted) + server(untrustedPort, upstreams.untrusted), trustedPort);
+  return { trustedPort, untrustedPort, stop: nginx.stop };
+}
+
+/**
+ * The shipped deploy/nginx/skillgate-ha.conf as it is (upstream, location, retry rules), only
+ * without TLS and with the replicas' and nginx's ports put in for the ones it names.
+ */
+async function startShippedHaNginx(bin: string, replicaPorts: [number, number]) {
+  const port = await freePort();
+  let site = readFileSync(path.join(root, 'deploy/nginx/skillgate-ha.conf'), 'utf8');
+  const shippedUpstreams = [...site.matchAll(/^\s*server 127\.0\.0\.1:(\d+) /gm)].map((m) => m[1]);
+  if (shippedUpstreams.length !== 2) throw new Error(`skillgate-ha.conf should name two loopback replicas, names ${shippedUpstreams.length}`);
+  shippedUpstreams.forEach((shipped, i) => (site = site.replace(`server 127.0.0.1:${shipped} `, `server 127.0.0.1:${replicaPorts[i]} `)));
+  site = site
+    .replace(/^\s*listen \[::\]:443 .*$/m, '')
+    .replace(/^\s*listen 443 .*$/m, `listen 127.0.0.1:${port};`)
+    .replace(/^\s*ssl_.*$/gm, '')
+    .replace(/\/var\/log\/nginx\/skillgate\.access\.log/, 'off');
+  const nginx = await runNginx(bin, nginxPrefix(), site, port);
+  return { port, stop: nginx.stop };
+}
+
+async function runHaSuite(nginx: string) {
+  // Both replicas share one intake, as two gateways share one PostgreSQL database.
+  const shared = new MemoryIntake();
+  const a = await gateway(['127.0.0.1'], shared);
+  const b = await gateway(['127.0.0.1'], shared);
+  const proxy = await startShippedHaNginx(nginx, [a.port, b.port]);
+  t.teardown(async () => {
+    await proxy.stop();
+    await a.app.close();
+    await b.app.close();
+  });
+  let nextId = 1000;
+  const postUpdate = (updateId = nextId++) =>
+    call(`http://127.0.0.1:${proxy.port}${WEBHOOK_PATH}`, 'POST', { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET }, JSON.stringify({ update_id: updateId }));
+
+  t.test('deploy/nginx/skillgate-ha.conf spreads updates over both replicas', async (t) => {
+    for (let i = 0; i < 6; i++) t.equal((await postUpdate()).status, 200);
+    t.ok(a.requests.length > 0 && b.requests.length > 0, `a ${a.requests.length}, b ${b.requests.length}`);
+  });
+
+  t.test('a draining replica (503) hands the update to the other one, and the sender sees 200', async (t) => {
+    a.drain();
+    const triedA = a.requests.length;
+    const ids = [2001, 2002, 2003, 2004];
+    for (const id of ids) t.equal((await postUpdate(id)).status, 200, `update ${id}`);
+    t.ok(a.requests.length > triedA, 'the draining replica was tried and answered 503');
+    t.ok(ids.every((id) => shared.has(id)), 'all stored');
+  });
+
+  t.test('with one replica gone every update is still accepted by the other', async (t) => {
+    await a.app.close();
+    const before = b.requests.length;
+    const ids = [3001, 3002, 3003, 3004];
+    for (const id of ids) t.equal((await postUpdate(id)).status, 200, `update ${id}`);
+    t.ok(ids.every((id) => shared.has(id)), 'all stored');
+    t.equal(b.requests.length - before, ids.length, 'all through the live replica');
+  });
+
+  t.test('an update sent again (a retry after a lost answer) is one update', async (t) => {
+    const stored = shared.size;
+    t.equal((await postUpdate(3001)).status, 200, 'a duplicate is acknowledged, so Telegram stops sending it');
+    t.equal(shared.answers.at(-1), 'duplicate');
+    t.equal(shared.size, stored, 'no second row');
+  });
 }
 
 async function call(url: string, method: 'GET' | 'POST', headers: Record<string, string> = {}, body?: string) {
@@ -211,4 +296,5 @@ if (!nginxBin) {
   t.skip('nginx is not installed (apt-get install -y --no-install-recommends nginx-light)', () => {});
 } else {
   await runSuite(nginxBin);
+  await runHaSuite(nginxBin);
 }
