@@ -1,10 +1,9 @@
 import t from 'tap';
 import type { TestContext } from '../helpers/tap.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +11,8 @@ import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
 import type { AcceptResult } from '../../src/http/webhook-route.js';
 import { captureLogger, TEST_SECRET } from '../helpers/logger.js';
-import { canConnect, freePort, loopbackIpv6Works, which } from '../helpers/system.js';
+import { nginxPrefix, runNginx, startShippedHaNginx } from '../helpers/nginx.js';
+import { freePort, loopbackIpv6Works, which } from '../helpers/system.js';
 
 /**
  * The production topology on loopback: a real nginx (TLS=off behind it, as docker-compose and
@@ -155,55 +155,8 @@ async function gateway(trustProxy: string[] | undefined, intake = new MemoryInta
   return { app, log, intake, requests, drain, port: (app.server.address() as net.AddressInfo).port };
 }
 
-/** A prefix dir for a private nginx: temp paths, logs and the shipped proxy snippet. */
-function nginxPrefix(): string {
-  const prefix = t.testdir();
-  for (const dir of ['logs', 'tmp', 'snippets']) mkdirSync(path.join(prefix, dir));
-  writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(root, 'deploy/nginx/skillgate-proxy.conf')));
-  return prefix;
-}
-
-/** Runs nginx in the foreground with `servers` as its http block; resolves once `port` listens. */
-async function runNginx(bin: string, prefix: string, servers: string, port: number) {
-  writeFileSync(
-    path.join(prefix, 'nginx.conf'),
-    `daemon off;
-     master_process off;
-     worker_processes 1;
-     pid ${prefix}/nginx.pid;
-     error_log stderr warn;
-     events { worker_connections 64; }
-     http {
-       access_log off;
-       client_body_temp_path ${prefix}/tmp/body;
-       proxy_temp_path ${prefix}/tmp/proxy;
-       fastcgi_temp_path ${prefix}/tmp/fastcgi;
-       uwsgi_temp_path ${prefix}/tmp/uwsgi;
-       scgi_temp_path ${prefix}/tmp/scgi;
-       ${servers}
-     }`,
-  );
-  const child: ChildProcess = spawn(bin, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-    if (await canConnect(port)) break;
-    if (i >= 100) throw new Error(`nginx did not listen within 5 s: ${stderr}`);
-    await sleep(50);
-  }
-  return {
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5_000, undefined, { ref: false })]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
 async function startNginx(bin: string, upstreams: { trusted: number; untrusted: number }) {
-  const prefix = nginxPrefix();
+  const prefix = nginxPrefix(t.testdir());
   const [trustedPort, untrustedPort] = [await freePort(), await freePort()];
   const listen = (port: number) => `listen 127.0.0.1:${port};${ipv6 ? ` listen [::1]:${port};` : ''}`;
   // The same location block as deploy/nginx/skillgate.conf, minus TLS.
@@ -221,31 +174,12 @@ async function startNginx(bin: string, upstreams: { trusted: number; untrusted: 
   return { trustedPort, untrustedPort, stop: nginx.stop };
 }
 
-/**
- * The shipped deploy/nginx/skillgate-ha.conf as it is (upstream, location, retry rules), only
- * without TLS and with the replicas' and nginx's ports put in for the ones it names.
- */
-async function startShippedHaNginx(bin: string, replicaPorts: [number, number]) {
-  const port = await freePort();
-  let site = readFileSync(path.join(root, 'deploy/nginx/skillgate-ha.conf'), 'utf8');
-  const shippedUpstreams = [...site.matchAll(/^\s*server 127\.0\.0\.1:(\d+) /gm)].map((m) => m[1]);
-  if (shippedUpstreams.length !== 2) throw new Error(`skillgate-ha.conf should name two loopback replicas, names ${shippedUpstreams.length}`);
-  shippedUpstreams.forEach((shipped, i) => (site = site.replace(`server 127.0.0.1:${shipped} `, `server 127.0.0.1:${replicaPorts[i]} `)));
-  site = site
-    .replace(/^\s*listen \[::\]:443 .*$/m, '')
-    .replace(/^\s*listen 443 .*$/m, `listen 127.0.0.1:${port};`)
-    .replace(/^\s*ssl_.*$/gm, '')
-    .replace(/\/var\/log\/nginx\/skillgate\.access\.log/, 'off');
-  const nginx = await runNginx(bin, nginxPrefix(), site, port);
-  return { port, stop: nginx.stop };
-}
-
 async function runHaSuite(nginx: string) {
   // Both replicas share one intake, as two gateways share one PostgreSQL database.
   const shared = new MemoryIntake();
   const a = await gateway(['127.0.0.1'], shared);
   const b = await gateway(['127.0.0.1'], shared);
-  const proxy = await startShippedHaNginx(nginx, [a.port, b.port]);
+  const proxy = await startShippedHaNginx(nginx, t.testdir(), [a.port, b.port]);
   t.teardown(async () => {
     await proxy.stop();
     await a.app.close();
