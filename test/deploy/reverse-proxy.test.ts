@@ -9,8 +9,8 @@ import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
-import type { AcceptResult } from '../../src/http/webhook-route.js';
 import { captureLogger, TEST_SECRET } from '../helpers/logger.js';
+import { MemoryIntake } from '../helpers/memory-intake.js';
 import { nginxPrefix, runNginx, startShippedHaNginx } from '../helpers/nginx.js';
 import { freePort, loopbackIpv6Works, which } from '../helpers/system.js';
 
@@ -116,24 +116,6 @@ async function checkShippedSiteConfig(t: TestContext, bin: string, siteFile: str
   });
   t.equal(result.code, 0, result.out);
   t.match(result.out, /syntax is ok/);
-}
-
-class MemoryIntake {
-  private readonly ids = new Set<number>();
-  /** Every accept call's answer, in order. */
-  readonly answers: AcceptResult[] = [];
-  has(id: number) {
-    return this.ids.has(id);
-  }
-  get size() {
-    return this.ids.size;
-  }
-  async accept(updateId: number): Promise<AcceptResult> {
-    const answer = this.ids.has(updateId) ? 'duplicate' : 'accepted';
-    this.ids.add(updateId);
-    this.answers.push(answer);
-    return answer;
-  }
 }
 
 async function gateway(trustProxy: string[] | undefined, intake = new MemoryIntake()) {
