@@ -1,18 +1,18 @@
 import t from 'tap';
 import type { TestContext } from '../helpers/tap.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { buildMainServer } from '../../src/http/server.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
-import type { AcceptResult } from '../../src/http/webhook-route.js';
 import { captureLogger, TEST_SECRET } from '../helpers/logger.js';
-import { canConnect, freePort, loopbackIpv6Works, which } from '../helpers/system.js';
+import { MemoryIntake } from '../helpers/memory-intake.js';
+import { nginxPrefix, runNginx, startShippedHaNginx } from '../helpers/nginx.js';
+import { freePort, loopbackIpv6Works, which } from '../helpers/system.js';
 
 /**
  * The production topology on loopback: a real nginx (TLS=off behind it, as docker-compose and
@@ -78,7 +78,9 @@ async function runSuite(nginx: string) {
     t.equal(res.status, 403);
   });
 
-  t.test('the shipped deploy/nginx/skillgate.conf passes nginx -t', (t) => checkShippedSiteConfig(t, nginx));
+  for (const site of ['skillgate.conf', 'skillgate-ha.conf']) {
+    t.test(`the shipped deploy/nginx/${site} passes nginx -t`, (t) => checkShippedSiteConfig(t, nginx, site));
+  }
 
   t.test('an oversized body is refused with 413 by nginx, before it reaches the gateway', async (t) => {
     const big = JSON.stringify({ update_id: 9, pad: 'x'.repeat(1024 * 1024 + 10) });
@@ -87,8 +89,8 @@ async function runSuite(nginx: string) {
   });
 }
 
-/** `nginx -t` on the shipped site file, with a generated certificate in place of Let's Encrypt's. */
-async function checkShippedSiteConfig(t: TestContext, bin: string) {
+/** `nginx -t` on a shipped site file, with a generated certificate in place of Let's Encrypt's. */
+async function checkShippedSiteConfig(t: TestContext, bin: string, siteFile: string) {
   const prefix = t.testdir();
   mkdirSync(path.join(prefix, 'snippets'));
   mkdirSync(path.join(prefix, 'logs'));
@@ -96,7 +98,7 @@ async function checkShippedSiteConfig(t: TestContext, bin: string) {
   writeFileSync(path.join(prefix, 'cert.pem'), cert);
   writeFileSync(path.join(prefix, 'key.pem'), key);
   writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(root, 'deploy/nginx/skillgate-proxy.conf')));
-  const site = readFileSync(path.join(root, 'deploy/nginx/skillgate.conf'), 'utf8')
+  const site = readFileSync(path.join(root, 'deploy/nginx', siteFile), 'utf8')
     .replace(/\/etc\/letsencrypt\/live\/bot\.example\.com\/fullchain\.pem/, path.join(prefix, 'cert.pem'))
     .replace(/\/etc\/letsencrypt\/live\/bot\.example\.com\/privkey\.pem/, path.join(prefix, 'key.pem'))
     .replace(/\/var\/log\/nginx\//g, `${prefix}/logs/`);
@@ -116,38 +118,27 @@ async function checkShippedSiteConfig(t: TestContext, bin: string) {
   t.match(result.out, /syntax is ok/);
 }
 
-class MemoryIntake {
-  private readonly ids = new Set<number>();
-  has(id: number) {
-    return this.ids.has(id);
-  }
-  async accept(updateId: number): Promise<AcceptResult> {
-    if (this.ids.has(updateId)) return 'duplicate';
-    this.ids.add(updateId);
-    return 'accepted';
-  }
-}
-
-async function gateway(trustProxy: string[] | undefined) {
+async function gateway(trustProxy: string[] | undefined, intake = new MemoryIntake()) {
   const log = captureLogger([TEST_SECRET]);
-  const intake = new MemoryIntake();
+  let closing = false;
   const app: FastifyInstance = await buildMainServer({
     logger: log.logger,
     trustProxy,
-    webhook: { path: WEBHOOK_PATH, secret: TEST_SECRET, intake, chatIdOf: () => null, isClosing: () => false },
+    webhook: { path: WEBHOOK_PATH, secret: TEST_SECRET, intake, chatIdOf: () => null, isClosing: () => closing },
   });
   const requests: string[] = [];
   app.addHook('onRequest', async (req) => {
     requests.push(req.url);
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, log, intake, requests, port: (app.server.address() as net.AddressInfo).port };
+  const drain = () => {
+    closing = true;
+  };
+  return { app, log, intake, requests, drain, port: (app.server.address() as net.AddressInfo).port };
 }
 
 async function startNginx(bin: string, upstreams: { trusted: number; untrusted: number }) {
-  const prefix = t.testdir();
-  for (const dir of ['logs', 'tmp', 'snippets']) mkdirSync(path.join(prefix, dir));
-  writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(root, 'deploy/nginx/skillgate-proxy.conf')));
+  const prefix = nginxPrefix(t.testdir());
   const [trustedPort, untrustedPort] = [await freePort(), await freePort()];
   const listen = (port: number) => `listen 127.0.0.1:${port};${ipv6 ? ` listen [::1]:${port};` : ''}`;
   // The same location block as deploy/nginx/skillgate.conf, minus TLS.
@@ -161,44 +152,54 @@ async function startNginx(bin: string, upstreams: { trusted: number; untrusted: 
       }
       location / { return 404; }
     }`;
-  writeFileSync(
-    path.join(prefix, 'nginx.conf'),
-    `daemon off;
-     master_process off;
-     worker_processes 1;
-     pid ${prefix}/nginx.pid;
-     error_log stderr warn;
-     events { worker_connections 64; }
-     http {
-       access_log off;
-       client_body_temp_path ${prefix}/tmp/body;
-       proxy_temp_path ${prefix}/tmp/proxy;
-       fastcgi_temp_path ${prefix}/tmp/fastcgi;
-       uwsgi_temp_path ${prefix}/tmp/uwsgi;
-       scgi_temp_path ${prefix}/tmp/scgi;
-       ${server(trustedPort, upstreams.trusted)}
-       ${server(untrustedPort, upstreams.untrusted)}
-     }`,
-  );
-  const child: ChildProcess = spawn(bin, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-    if (await canConnect(trustedPort)) break;
-    if (i >= 100) throw new Error(`nginx did not listen within 5 s: ${stderr}`);
-    await sleep(50);
-  }
-  return {
-    trustedPort,
-    untrustedPort,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5_000, undefined, { ref: false })]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
+  const nginx = await runNginx(bin, prefix, server(trustedPort, upstreams.trusted) + server(untrustedPort, upstreams.untrusted), trustedPort);
+  return { trustedPort, untrustedPort, stop: nginx.stop };
+}
+
+async function runHaSuite(nginx: string) {
+  // Both replicas share one intake, as two gateways share one PostgreSQL database.
+  const shared = new MemoryIntake();
+  const a = await gateway(['127.0.0.1'], shared);
+  const b = await gateway(['127.0.0.1'], shared);
+  const proxy = await startShippedHaNginx(nginx, t.testdir(), [a.port, b.port]);
+  t.teardown(async () => {
+    await proxy.stop();
+    await a.app.close();
+    await b.app.close();
+  });
+  let nextId = 1000;
+  const postUpdate = (updateId = nextId++) =>
+    call(`http://127.0.0.1:${proxy.port}${WEBHOOK_PATH}`, 'POST', { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TEST_SECRET }, JSON.stringify({ update_id: updateId }));
+
+  t.test('deploy/nginx/skillgate-ha.conf spreads updates over both replicas', async (t) => {
+    for (let i = 0; i < 6; i++) t.equal((await postUpdate()).status, 200);
+    t.ok(a.requests.length > 0 && b.requests.length > 0, `a ${a.requests.length}, b ${b.requests.length}`);
+  });
+
+  t.test('a draining replica (503) hands the update to the other one, and the sender sees 200', async (t) => {
+    a.drain();
+    const triedA = a.requests.length;
+    const ids = [2001, 2002, 2003, 2004];
+    for (const id of ids) t.equal((await postUpdate(id)).status, 200, `update ${id}`);
+    t.ok(a.requests.length > triedA, 'the draining replica was tried and answered 503');
+    t.ok(ids.every((id) => shared.has(id)), 'all stored');
+  });
+
+  t.test('with one replica gone every update is still accepted by the other', async (t) => {
+    await a.app.close();
+    const before = b.requests.length;
+    const ids = [3001, 3002, 3003, 3004];
+    for (const id of ids) t.equal((await postUpdate(id)).status, 200, `update ${id}`);
+    t.ok(ids.every((id) => shared.has(id)), 'all stored');
+    t.equal(b.requests.length - before, ids.length, 'all through the live replica');
+  });
+
+  t.test('an update sent again (a retry after a lost answer) is one update', async (t) => {
+    const stored = shared.size;
+    t.equal((await postUpdate(3001)).status, 200, 'a duplicate is acknowledged, so Telegram stops sending it');
+    t.equal(shared.answers.at(-1), 'duplicate');
+    t.equal(shared.size, stored, 'no second row');
+  });
 }
 
 async function call(url: string, method: 'GET' | 'POST', headers: Record<string, string> = {}, body?: string) {
@@ -211,4 +212,5 @@ if (!nginxBin) {
   t.skip('nginx is not installed (apt-get install -y --no-install-recommends nginx-light)', () => {});
 } else {
   await runSuite(nginxBin);
+  await runHaSuite(nginxBin);
 }
