@@ -14,6 +14,7 @@ import { migrate } from './pg-schema.js';
 import { OPEN, OPEN_UPDATE_COLUMNS } from './pg-sql.js';
 import { PgUpkeep } from './pg-upkeep.js';
 import { InboxWakeups } from './pg-wakeups.js';
+import { PushedRows } from './pushed-rows.js';
 import { ReplicaLease } from './replica-lease.js';
 
 export interface PgInboxStoreOptions {
@@ -57,6 +58,7 @@ export class PgInboxStore implements UpdateStore {
   private readonly upkeep: PgUpkeep;
   private readonly durableListeners = new Set<(rows: OpenUpdate[]) => void>();
   private readonly reopenListeners = new Set<() => void>();
+  private readonly pushed = new PushedRows();
   private closed = false;
 
   private constructor(
@@ -76,7 +78,7 @@ export class PgInboxStore implements UpdateStore {
       dedupeWindowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
       failedRetentionMs: options.failedRetentionMs ?? DEFAULT_FAILED_RETENTION_MS,
       now,
-      tookOver: (rows) => this.push(rows),
+      tookOver: (rows) => this.push(this.pushed.fresh(rows, { takeover: true })),
       healthy: () => this.health.recover(),
       trouble: (err) => this.trouble(err),
     });
@@ -118,10 +120,8 @@ export class PgInboxStore implements UpdateStore {
       const store = new PgInboxStore(pool, lease, options);
       await store.upkeep.start();
       await store.wakeups.start();
-      options.logger.info(
-        { database: where, replica: id, liveReplicas: lease.liveReplicas, leaseMs: options.leaseMs, pending: store.upkeep.pending },
-        'Inbox store open (PostgreSQL)',
-      );
+      const opened = { database: where, replica: id, liveReplicas: lease.liveReplicas, leaseMs: options.leaseMs, pending: store.upkeep.pending };
+      options.logger.info(opened, 'Inbox store open (PostgreSQL)');
       return store;
     } catch (err) {
       await pool.end().catch(() => undefined);
@@ -259,18 +259,18 @@ export class PgInboxStore implements UpdateStore {
   private committedIntake(outcome: IntakeOutcome): void {
     this.health.recover();
     this.upkeep.opened(outcome.opened);
-    if (outcome.mine.length > 0) this.push(outcome.mine);
+    this.push(this.pushed.fresh(outcome.mine));
   }
 
-  /** Rows another replica accepted for our lanes: read them back (still open, still ours) and push. */
+  /** Rows another replica accepted for our lanes (still open, still ours), pushed with every open row of their lanes: two wake-ups' reads may return in either order. */
   private async fetchWoken(seqs: number[]): Promise<void> {
     try {
       const rows = await this.pool.query<OpenUpdate>(
         `SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u JOIN lanes l ON l.lane = u.lane AND l.replica = $1
-          WHERE u.seq = ANY($2) AND u.${OPEN} ORDER BY u.seq`,
+          WHERE u.lane IN (SELECT w.lane FROM updates w WHERE w.seq = ANY($2)) AND u.${OPEN} ORDER BY u.seq`,
         [this.replicaId, seqs],
       );
-      if (rows.rows.length > 0) this.push(rows.rows);
+      this.push(this.pushed.fresh(rows.rows));
     } catch (err) {
       // The dispatcher's rescan finds them within a second.
       this.options.logger.warn({ err: (err as Error).message }, 'Database: could not read woken updates; the rescan will find them');
@@ -278,7 +278,7 @@ export class PgInboxStore implements UpdateStore {
   }
 
   private push(rows: OpenUpdate[]): void {
-    if (this.closed) return;
+    if (this.closed || rows.length === 0) return;
     for (const listener of this.durableListeners) listener(rows);
   }
 
