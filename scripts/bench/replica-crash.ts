@@ -3,7 +3,7 @@ import { range, waitForReplies } from './burst.js';
 import { sleep } from './net.js';
 import { BASE_USER_ID, burstIdOf, burstText, telegramUpdate } from './payload.js';
 import type { ChildProcesses } from './processes.js';
-import { replicaHoldings, restartReplica, type Replica } from './replicas.js';
+import { replicaClient, replicaHoldings, restartReplica, type Replica } from './replicas.js';
 import { round } from './stats.js';
 import { WebhookClient } from './webhook-client.js';
 
@@ -114,13 +114,15 @@ async function killAndRestart(options: ReplicaCrashOptions, ackedBeforeKill: num
   const killedAt = performance.now();
   victim.gateway.child.signal('SIGKILL');
   await victim.gateway.child.exited;
-  const sentAtKill = telegram.sent.length;
+  const callsAtKill = telegram.calls.length;
+  // Its own sends that were on the wire at the kill still arrive now; only another replica's count.
+  const fromAnotherReplica = (c: (typeof telegram.calls)[number]) => c.method === 'sendMessage' && c.client !== replicaClient(victim.name) && holdings.chats.has(Number(c.params.chat_id));
   // Read before the lease runs out: after it the survivor owns these lanes and re-claims the rows.
   const holdings = await replicaHoldings(options.databaseUrl, victim.name);
   let takeoverMs = -1;
   const deadline = performance.now() + options.timeoutMs;
   while (holdings.chats.size > 0 && performance.now() < deadline) {
-    if (telegram.sent.slice(sentAtKill).some((m) => holdings.chats.has(m.chat_id))) {
+    if (telegram.calls.slice(callsAtKill).some(fromAnotherReplica)) {
       takeoverMs = Math.round(performance.now() - killedAt);
       break;
     }

@@ -21,13 +21,22 @@ export interface Replica {
   gateway: RunningGateway;
 }
 
-/** `base` made into replica `name`: DATA_DIR `<base.dataDir>/<name>`, the database settings, `env` on top. */
+/** What FakeTelegram records as the caller (RecordedCall.client) for replica `name`. */
+export function replicaClient(name: string): string {
+  return `replica-${name}`;
+}
+
+/**
+ * `base` made into replica `name`: DATA_DIR `<base.dataDir>/<name>`, the database settings, `env`
+ * on top, and the Bot API base with a path of its own, so the fake Telegram tells the replicas apart.
+ */
 export async function replicaSpec(base: GatewaySpec, name: string, db: ReplicaDatabase, env: Record<string, string> = {}): Promise<GatewaySpec> {
   const dataDir = path.join(base.dataDir, name);
   await mkdir(dataDir, { recursive: true });
   return {
     ...base,
     dataDir,
+    telegramApiBase: `${base.telegramApiBase}/${replicaClient(name)}`,
     env: { ...base.env, DATABASE_URL: db.url, REPLICA_ID: name, REPLICA_LEASE_MS: String(db.leaseMs), ...env },
   };
 }

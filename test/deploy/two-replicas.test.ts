@@ -9,7 +9,7 @@ import { writeSelfSigned } from '../../scripts/bench/net.js';
 import { BASE_USER_ID, BENCH_SECRET, BENCH_TOKEN, burstIdOf, burstText, telegramUpdate } from '../../scripts/bench/payload.js';
 import { ChildProcesses } from '../../scripts/bench/processes.js';
 import { runReplicaCrash } from '../../scripts/bench/replica-crash.js';
-import { startReplica, type ReplicaDatabase } from '../../scripts/bench/replicas.js';
+import { replicaClient, startReplica, type ReplicaDatabase } from '../../scripts/bench/replicas.js';
 import { ROOT } from '../helpers/gateway-process.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { freePort, startDaemon, waitUntil, which } from '../helpers/system.js';
@@ -165,9 +165,7 @@ t.test('polling: exactly one replica polls; kill -9 it and the other polls and a
   const db = await database(t);
   if (!db) return;
   const { procs, telegram, base } = await cluster(t);
-  const polling = (name: string) => ({ ...base, telegramApiBase: `${telegram.apiBase}/replica-${name}` });
-  const env = { TELEGRAM_MODE: 'polling' };
-  const replicas = await Promise.all(['a', 'b'].map((name) => startReplica(procs, polling(name), name, db, env)));
+  const replicas = await Promise.all(['a', 'b'].map((name) => startReplica(procs, base, name, db, { TELEGRAM_MODE: 'polling' })));
   const pollersSince = (at: number) => new Set(telegram.callsOf('getUpdates').filter((c) => c.at >= at).map((c) => c.client));
   t.ok(await waitUntil(() => pollersSince(0).size > 0, BOUND_MS), 'someone polls');
   // Several retry periods of the one that is not the poller (lease/5).
@@ -175,7 +173,7 @@ t.test('polling: exactly one replica polls; kill -9 it and the other polls and a
   t.equal(pollersSince(0).size, 1, `getUpdates from one replica only (${[...pollersSince(0)].join(', ')})`);
   t.equal(telegram.pollConflicts, 0, 'no 409 Conflict');
 
-  const poller = replicas.find((r) => pollersSince(0).has(`replica-${r.name}`))!;
+  const poller = replicas.find((r) => pollersSince(0).has(replicaClient(r.name)))!;
   const other = replicas.find((r) => r !== poller)!;
   const killedAt = Date.now();
   poller.gateway.child.signal('SIGKILL');
@@ -183,7 +181,7 @@ t.test('polling: exactly one replica polls; kill -9 it and the other polls and a
   const id = 900_002;
   telegram.enqueueUpdate(telegramUpdate({ updateId: id, userId: BASE_USER_ID, text: burstText(id) }) as Record<string, unknown>);
   t.ok(await waitUntil(() => repliesTo(telegram, id) === 1, BOUND_MS), 'the new update is answered');
-  t.same([...pollersSince(killedAt)], [`replica-${other.name}`], 'by the other replica, now the poller');
-  const failoverMs = Math.min(...telegram.callsOf('getUpdates').filter((c) => c.at >= killedAt && c.client === `replica-${other.name}`).map((c) => c.at)) - killedAt;
+  t.same([...pollersSince(killedAt)], [replicaClient(other.name)], 'by the other replica, now the poller');
+  const failoverMs = Math.min(...telegram.callsOf('getUpdates').filter((c) => c.at >= killedAt && c.client === replicaClient(other.name)).map((c) => c.at)) - killedAt;
   t.ok(failoverMs < BOUND_MS, `polling again ${failoverMs} ms after the kill`);
 });
