@@ -73,7 +73,11 @@ export async function runReplicaCrash(options: ReplicaCrashOptions): Promise<Rep
     for (let id = chat === 0 ? chats : chat; id <= updates; id += chats) {
       if (!(await post(id, chat))) return;
       acked.add(id);
-      if (!crash && acked.size >= killAfter) crash = killAndRestart(options, acked.size);
+      if (!crash && acked.size >= killAfter) {
+        crash = killAndRestart(options, acked.size);
+        // Awaited once the burst is posted; a failure meanwhile must not end the process as unhandled.
+        crash.catch(() => {});
+      }
     }
   };
   try {
