@@ -6,7 +6,8 @@ import { Waiters } from './waiters.js';
 /**
  * A loopback imitation of the Telegram Bot API, honest about the parts the gateway relies on:
  * the /bot<token>/<method> URL shape, the ok/result/error_code envelope, 401 for a wrong token,
- * 409 for getUpdates while a webhook is set, 400 for an over-long message, long polling, and
+ * 409 for getUpdates while a webhook is set or when a second getUpdates ends the one still held
+ * (two bot instances polling), 400 for an over-long message, long polling, and
  * webhook delivery that POSTs updates with the X-Telegram-Bot-Api-Secret-Token header, verifying
  * TLS against the uploaded self-signed certificate as Telegram does.
  */
@@ -15,6 +16,11 @@ export interface RecordedCall {
   method: string;
   params: Record<string, unknown>;
   at: number;
+  /**
+   * The path segment before /bot<token>, when the caller's TELEGRAM_API_BASE has one
+   * (http://127.0.0.1:port/replica-a): tells apart several gateway processes sharing this fake.
+   */
+  client?: string;
 }
 
 export interface Fault {
@@ -56,11 +62,15 @@ export class FakeTelegram {
   private readonly migrated = new Map<number, number>();
   webhook: WebhookRegistration | undefined;
   setWebhookCount = 0;
+  /** getUpdates calls ended with 409 because another getUpdates came in while they were held. */
+  pollConflicts = 0;
   /** Answer getUpdates at once instead of holding it (a proxy that cuts long polls short). */
   answerPollsAtOnce = false;
   private readonly faults = new Map<string, Fault[]>();
   private readonly queue: Array<Record<string, unknown>> = [];
   private readonly pollers = new Set<() => void>();
+  /** The long poll being held now; a second getUpdates ends it with 409, as Telegram does. */
+  private heldPoll: { superseded: boolean; wake: () => void } | undefined;
   private readonly waiters = new Waiters('FakeTelegram');
   private messageId = 1;
   private nextUpdate = 1;
@@ -167,12 +177,12 @@ export class FakeTelegram {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
+    const match = /^(?:\/([\w-]+))?\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
     if (!match) return reply(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
-    const [, token, method] = match as unknown as [string, string, string];
+    const [, client, token, method] = match as unknown as [string, string | undefined, string, string];
     if (token !== this.token) return reply(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
     const params = await readParams(req);
-    this.calls.push({ method, params, at: Date.now() });
+    this.calls.push({ method, params, at: Date.now(), ...(client !== undefined ? { client } : {}) });
     try {
       const fault = this.faults.get(method)?.shift();
       if (fault?.drop) {
@@ -229,11 +239,17 @@ export class FakeTelegram {
             : {}),
           ...(this.webhook?.ip_address ? { ip_address: this.webhook.ip_address } : {}),
         });
-      case 'getUpdates':
+      case 'getUpdates': {
         if (this.webhook) {
           return bad("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first", 409);
         }
-        return ok(await this.longPoll(Number(p.offset ?? 0), Number(p.timeout ?? 0), Number(p.limit ?? 100)));
+        const updates = await this.longPoll(Number(p.offset ?? 0), Number(p.timeout ?? 0), Number(p.limit ?? 100));
+        if (updates === 'superseded') {
+          this.pollConflicts++;
+          return bad('Conflict: terminated by other getUpdates request; make sure that only one bot instance is running', 409);
+        }
+        return ok(updates);
+      }
       case 'sendMessage': {
         const text = typeof p.text === 'string' ? p.text : '';
         if (typeof p.chat_id !== 'number' && typeof p.chat_id !== 'string') return bad('Bad Request: chat_id is empty');
@@ -269,19 +285,28 @@ export class FakeTelegram {
     return { id: Number(this.token.split(':')[0]), is_bot: true, first_name: 'Skillgate Demo', username: this.username };
   }
 
-  private async longPoll(offset: number, timeoutS: number, limit: number): Promise<object[]> {
+  private async longPoll(offset: number, timeoutS: number, limit: number): Promise<object[] | 'superseded'> {
+    if (this.heldPoll) {
+      this.heldPoll.superseded = true;
+      this.heldPoll.wake();
+    }
     // Confirmed updates (below offset) are forgotten, as Telegram does.
     while (this.queue.length > 0 && Number(this.queue[0]!.update_id) < offset) this.queue.shift();
     if (this.queue.length === 0 && timeoutS > 0 && !this.answerPollsAtOnce) {
+      const held = { superseded: false, wake: () => {} };
+      this.heldPoll = held;
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer);
           this.pollers.delete(wake);
           resolve();
         };
+        held.wake = wake;
         const timer = setTimeout(wake, Math.min(timeoutS, 50) * 1000);
         this.pollers.add(wake);
       });
+      if (this.heldPoll === held) this.heldPoll = undefined;
+      if (held.superseded) return 'superseded';
     }
     return this.queue.slice(0, Math.max(1, Math.min(limit, 100)));
   }

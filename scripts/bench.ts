@@ -6,6 +6,7 @@ import { ensureBuilt, pythonVersion } from './bench/build.js';
 import { benchBurst } from './bench/burst.js';
 import type { BenchContext } from './bench/context.js';
 import { benchE2e } from './bench/e2e.js';
+import { benchHa } from './bench/ha.js';
 import { writeSkillFixtures } from './bench/fixtures.js';
 import { benchIntake } from './bench/intake.js';
 import { writeSelfSigned } from './bench/net.js';
@@ -19,7 +20,7 @@ import { benchStartup } from './bench/startup.js';
 import { benchThroughput } from './bench/throughput.js';
 
 /**
- * `npm run bench [-- --quick] [--only intake,throughput,skills,e2e,burst,startup,soak,redact] [--soak-rounds N] [--profile] [--gateway DIR]`: every figure in the
+ * `npm run bench [-- --quick] [--only intake,throughput,skills,e2e,burst,startup,soak,redact,ha] [--soak-rounds N] [--profile] [--gateway DIR]`: every figure in the
  * README measured side by side in one run on this machine. Prints Markdown tables on stdout
  * (progress on stderr) and writes bench/results.json.
  */
@@ -33,6 +34,7 @@ const BENCHMARKS = {
   startup: (ctx: BenchContext, m: Measured) => benchStartup(ctx).then((r) => void (m.startup = r)),
   soak: (ctx: BenchContext, m: Measured) => benchSoak(ctx).then((r) => void (m.soak = r)),
   redact: (ctx: BenchContext, m: Measured) => benchRedact(ctx).then((r) => void (m.redact = r)),
+  ha: (ctx: BenchContext, m: Measured) => benchHa(ctx).then((r) => void (m.ha = r)),
 } as const;
 type BenchName = keyof typeof BENCHMARKS;
 

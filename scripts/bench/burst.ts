@@ -133,14 +133,14 @@ async function pushAll(
   }
 }
 
-interface Replies {
+export interface Replies {
   /** update id -> number of replies naming it */
   counts: Map<number, number>;
   lastReplyAt: number;
 }
 
 /** Scans FakeTelegram's sent messages until every acked id is answered, bounded by `timeoutMs`. */
-async function waitForReplies(telegram: FakeTelegram, acked: Set<number>, timeoutMs: number): Promise<Replies> {
+export async function waitForReplies(telegram: FakeTelegram, acked: Set<number>, timeoutMs: number): Promise<Replies> {
   const counts = new Map<number, number>();
   let scanned = 0;
   let lastReplyAt = performance.now();
@@ -164,6 +164,6 @@ async function waitForReplies(telegram: FakeTelegram, acked: Set<number>, timeou
   return { counts, lastReplyAt };
 }
 
-function range(from: number, to: number): number[] {
+export function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }

@@ -76,7 +76,8 @@ export async function startGateway(procs: ChildProcesses, spec: GatewaySpec): Pr
   }
   return {
     child,
-    webhookUrl: `https://127.0.0.1:${ports.main}/telegram/webhook`,
+    // TLS=off in spec.env: a replica behind a proxy that ends TLS (the two-replica test's nginx).
+    webhookUrl: `${env.TLS === 'off' ? 'http' : 'https'}://127.0.0.1:${ports.main}/telegram/webhook`,
     adminUrl,
     ports,
     readyMs: performance.now() - started,

@@ -23,6 +23,9 @@ export interface BenchProfile {
   /** Soak (issue 18): rounds of `soakUpdates` over `burstChats` chats under two busy loops; `--soak-rounds N` overrides. */
   soakRounds: number;
   soakUpdates: number;
+  /** The ha run (issue 17): messages of each replica throughput run, and updates of the kill -9 burst over `burstChats` chats. */
+  haMessages: number;
+  haKillUpdates: number;
 }
 
 export const FULL: BenchProfile = {
@@ -40,6 +43,8 @@ export const FULL: BenchProfile = {
   startupRuns: 3,
   soakRounds: 5,
   soakUpdates: 6_000,
+  haMessages: 6_000,
+  haKillUpdates: 4_000,
 };
 
 export const QUICK: BenchProfile = {
@@ -57,4 +62,6 @@ export const QUICK: BenchProfile = {
   startupRuns: 1,
   soakRounds: 2,
   soakUpdates: 1_000,
+  haMessages: 600,
+  haKillUpdates: 600,
 };

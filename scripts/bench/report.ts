@@ -1,5 +1,6 @@
 import type { BurstResults } from './burst.js';
 import type { E2eResults } from './e2e.js';
+import { renderHa, type HaOutcome } from './ha.js';
 import type { IntakeResults } from './intake.js';
 import type { BenchProfile } from './profile.js';
 import type { RedactResults } from './redact.js';
@@ -18,6 +19,7 @@ export interface Measured {
   startup?: StartupResults;
   soak?: SoakResults;
   redact?: RedactResults;
+  ha?: HaOutcome;
   /** Benchmark name -> why it failed. */
   errors: Record<string, string>;
 }
@@ -46,6 +48,10 @@ function targets(m: Measured): Array<{ target: string; met: boolean | undefined 
     {
       target: 'burst: 0 lost, duplicated <= in flight at the kill',
       met: m.burst && m.burst.lost === 0 && m.burst.duplicated <= m.burst.in_flight_at_kill && m.burst.acked === m.burst.sent,
+    },
+    {
+      target: 'ha: kill -9 of a replica: 0 lost, duplicated <= in flight at the kill, chats in order',
+      met: m.ha && 'kill' in m.ha ? m.ha.kill.lost === 0 && m.ha.kill.duplicated <= m.ha.kill.in_flight_at_kill && m.ha.kill.out_of_order_chats === 0 && m.ha.kill.acked === m.ha.kill.sent : undefined,
     },
     { target: 'soak: every acked update answered, none left accepted', met: m.soak && m.soak.unanswered === 0 && m.soak.left_accepted === 0 },
   ];
@@ -99,6 +105,7 @@ export function resultsJson(run: RunInfo, m: Measured): object {
           max_oldest_unclaimed_s: m.soak.max_oldest_unclaimed_s,
         }
       : undefined,
+    ha: m.ha,
     profile: run.profile.name,
     started_at: run.startedAt,
     duration_s: run.durationS,
@@ -219,6 +226,7 @@ export function renderReport(run: RunInfo, m: Measured): string {
       [[st?.startup_ms ?? NA, st?.rss_idle_mb ?? NA, st?.rss_idle_tree_mb ?? NA, b?.rss_mb_before_kill ?? NA, b?.rss_mb_after ?? NA]],
     ),
   );
+  if (m.ha) out.push(...renderHa(p, m.ha));
   const r = m.redact;
   out.push('', '### Outbound redactor (64 KiB output; token, webhook secret, API key, Discord token, RSA-2048 TLS key numbers)', '');
   out.push(markdownTable(['text', 'mean µs per call'], r ? [['prose', r.prose_us], ['base64', r.base64_us], ['with a PEM key and a token', r.leaky_us]] : []));

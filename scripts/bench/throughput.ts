@@ -45,8 +45,7 @@ export interface ThroughputResults {
 export async function benchThroughput(ctx: BenchContext): Promise<ThroughputResults> {
   const n = ctx.profile.throughputMessages;
   const connections = ctx.profile.connections;
-  const warmup = Math.max(100, Math.floor(n / 10));
-  const run = (telegram: FakeTelegramProcess, url: string, child: BenchChild) => drive(ctx, telegram, url, child, warmup, n, connections);
+  const run = (telegram: FakeTelegramProcess, url: string, child: BenchChild) => measureThroughput(ctx, telegram, [url], [child]);
   ctx.progress(`throughput: grammY replying, ${n} messages over ${CHATS} chats, ${connections} connections`);
   const grammy = await withFakeTelegram(ctx, (telegram) =>
     withTarget(ctx, 'grammy-server.ts', (url, child) => run(telegram, url, child), { apiRoot: telegram.apiBase }),
@@ -56,28 +55,30 @@ export async function benchThroughput(ctx: BenchContext): Promise<ThroughputResu
   return { n, chats: CHATS, connections, skillgate, grammy_reply: grammy };
 }
 
-async function drive(
-  ctx: BenchContext,
-  telegram: FakeTelegramProcess,
-  url: string,
-  child: BenchChild,
-  warmup: number,
-  n: number,
-  connections: number,
-): Promise<ThroughputFigures> {
-  const client = new WebhookClient(url, ctx.tls.cert, connections);
+/**
+ * The throughput run's measurement against one server or several sharing the work (replicas on
+ * one database, the `ha` run): update `id` goes to `urls[id % urls.length]`, so each gets an
+ * equal share of every chat; CPU is summed over `children`. Update ids start above `idsAbove`
+ * (a second measurement on the same store must not be taken for re-deliveries).
+ */
+export async function measureThroughput(ctx: BenchContext, telegram: FakeTelegramProcess, urls: string[], children: BenchChild[], idsAbove = 0): Promise<ThroughputFigures> {
+  const n = ctx.profile.throughputMessages;
+  const connections = ctx.profile.connections;
+  const warmup = Math.max(100, Math.floor(n / 10));
+  const clients = urls.map((url) => new WebhookClient(url, ctx.tls.cert, Math.ceil(connections / urls.length)));
+  const cpuOfAll = () => children.reduce((sum, child) => sum + cpuMs(child.pid), 0);
   try {
     await telegram.mark();
-    await push(client, 1, warmup, connections);
+    await push(clients, idsAbove + 1, warmup, connections);
     await telegram.until(warmup, REPLY_TIMEOUT_MS);
     await telegram.mark();
     const started = performance.now();
-    const cpuBefore = cpuMs(child.pid);
+    const cpuBefore = cpuOfAll();
     const replies = telegram.until(n, REPLY_TIMEOUT_MS * 2);
-    const { acks, non200 } = await push(client, warmup + 1, n, connections);
+    const { acks, non200 } = await push(clients, idsAbove + warmup + 1, n, connections);
     await replies;
     const ms = performance.now() - started;
-    const cpu = cpuMs(child.pid) - cpuBefore;
+    const cpu = cpuOfAll() - cpuBefore;
     const ack = percentiles(acks);
     return {
       ms: Math.round(ms),
@@ -88,12 +89,12 @@ async function drive(
       cpu_ms_per_msg: round(cpu / n, 3),
     };
   } finally {
-    await client.close();
+    await Promise.all(clients.map((client) => client.close()));
   }
 }
 
 /** Posts updates first .. first+count-1 with `connections` requests in flight; every loop ends when the ids run out. */
-async function push(client: WebhookClient, first: number, count: number, connections: number): Promise<{ acks: number[]; non200: number }> {
+async function push(clients: WebhookClient[], first: number, count: number, connections: number): Promise<{ acks: number[]; non200: number }> {
   const acks: number[] = [];
   let non200 = 0;
   let next = 0;
@@ -102,7 +103,7 @@ async function push(client: WebhookClient, first: number, count: number, connect
       const id = first + next++;
       const body = telegramUpdate({ updateId: id, userId: BASE_USER_ID + (id % CHATS), text: TEXT });
       const at = performance.now();
-      const status = await client.post(body);
+      const status = await clients[id % clients.length]!.post(body);
       acks.push(performance.now() - at);
       if (status !== 200) non200++;
     }

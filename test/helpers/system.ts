@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,19 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * find the binary, pick free loopback ports, run a daemon and stop it for sure.
  */
 
-/** The executable `name` on PATH or in the sbin directories (sshd lives there), or undefined. */
-export function which(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-    if (!dir) continue;
-    try {
-      accessSync(path.join(dir, name), constants.X_OK);
-      return path.join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+export { which } from '../../scripts/bench/which.js';
 
 /** A TCP port free on 127.0.0.1 right now (the kernel picks it). */
 export function freePort(host = '127.0.0.1'): Promise<number> {

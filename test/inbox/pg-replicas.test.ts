@@ -35,6 +35,9 @@ async function killed(store: PgInboxStore): Promise<void> {
   internals.closed = true;
 }
 
+/** First appearance of each update id in what the replica was pushed: the order its dispatcher learns of them. */
+const firstSeen = (rows: OpenUpdate[]) => [...new Set(rows.map((r) => r.updateId))];
+
 async function database(t: TestContext): Promise<string | undefined> {
   const db = await freshDatabase(t);
   if (db.skip !== undefined) {
@@ -62,12 +65,45 @@ t.test('a chat has one owner: an update taken by the other replica wakes the own
   const b = await replica(t, url, 'b');
   t.equal(await acceptText(a.store, 1, 10), 'accepted', 'a takes chat 10 first: a owns it');
   t.equal(await acceptText(b.store, 2, 10), 'accepted', 'b accepts the next update of chat 10');
-  await waitUntil(() => a.pushed.length === 2, 5_000, 'a woken by NOTIFY');
-  t.same(a.pushed.map((r) => r.updateId), [1, 2], 'the owner gets both, in order');
+  await waitUntil(() => a.pushed.some((r) => r.updateId === 2), 5_000, 'a woken by NOTIFY');
+  t.same(firstSeen(a.pushed), [1, 2], 'the owner gets both, in order (update 1, still open, comes again with 2)');
   t.same(b.pushed, [], 'b runs nothing of chat 10');
   t.equal(await b.store.begin(2), undefined, 'b cannot claim an update of a chat it does not own');
   t.same((await b.store.openSince(0)).map((r) => r.updateId), [], 'b sees none of them as its own');
   t.equal((await a.store.begin(2))?.attempts, 1, 'a can');
+});
+
+t.test("the owner's own next update of a chat comes with the older one another replica took, whose NOTIFY is late", async (t) => {
+  const url = await database(t);
+  if (!url) return;
+  const a = await replica(t, url, 'a');
+  const b = await replica(t, url, 'b');
+  await acceptText(a.store, 1, 11); // a owns chat 11
+  await waitUntil(() => a.pushed.length === 1, 5_000, 'a runs its first');
+  // a's listener is down: b's NOTIFY for update 2 never reaches it (as if still on the way).
+  await (a.store as unknown as { wakeups: { stop(): Promise<void> } }).wakeups.stop();
+  t.equal(await acceptText(b.store, 2, 11), 'accepted', 'b takes the next update of chat 11, acked before 3 is sent');
+  t.equal(await acceptText(a.store, 3, 11), 'accepted');
+  await waitUntil(() => a.pushed.some((r) => r.updateId === 3), 5_000, 'a pushed its own');
+  t.same(firstSeen(a.pushed), [1, 2, 3], 'update 2 reaches the dispatcher no later than update 3');
+});
+
+t.test('a wake-up brings the older open rows of its chat: two reads returning out of order keep the chat in order', async (t) => {
+  const url = await database(t);
+  if (!url) return;
+  const a = await replica(t, url, 'a');
+  const b = await replica(t, url, 'b');
+  await acceptText(a.store, 1, 12);
+  await (a.store as unknown as { wakeups: { stop(): Promise<void> } }).wakeups.stop();
+  await acceptText(b.store, 2, 12);
+  await acceptText(b.store, 3, 12);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.teardown(() => client.end());
+  const seq3 = Number((await client.query<{ seq: string }>('SELECT seq FROM updates WHERE update_id = 3')).rows[0]!.seq);
+  // The wake-up for 3 is read first (its read returned before the one for 2).
+  await (a.store as unknown as { fetchWoken(seqs: number[]): Promise<void> }).fetchWoken([seq3]);
+  t.same(firstSeen(a.pushed), [1, 2, 3], 'update 2 comes with it, ahead of 3');
 });
 
 t.test('kill -9 of a replica: another takes its chats within the lease, open updates in seq order, a claimed one run again', async (t) => {

@@ -161,3 +161,22 @@ t.test('failing answers are spaced by the minimum interval even with no backoff'
   const calls = fake.callsOf('getUpdates').length;
   t.ok(calls >= 2 && calls <= 12, `${calls} getUpdates calls in 1 s with a 100 ms minimum interval`);
 });
+
+// What the two-replica test's "no 409" relies on: the fake ends a held long poll when a second
+// one arrives, as Telegram does when two bot instances poll, and tells the callers apart.
+t.test('two processes polling one token: the held getUpdates ends with 409 Conflict, and each caller is recorded', async (t) => {
+  const fake = await FakeTelegram.start({ token: TEST_TOKEN });
+  t.teardown(() => fake.close());
+  const call = (client: string) =>
+    fetch(`${fake.apiBase}/${client}/bot${TEST_TOKEN}/getUpdates?timeout=30`).then(async (res) => ({ status: res.status, body: (await res.json()) as { description?: string } }));
+  const first = call('replica-a');
+  await waitUntil(() => fake.callsOf('getUpdates').length === 1, 5_000, 'the first poll held');
+  const second = call('replica-b');
+  const ended = await first;
+  t.equal(ended.status, 409);
+  t.match(ended.body.description, /terminated by other getUpdates request/);
+  t.equal(fake.pollConflicts, 1);
+  fake.enqueueUpdate({ update_id: 1 });
+  t.equal((await second).status, 200, 'the newer poll goes on and gets the update');
+  t.same(fake.callsOf('getUpdates').map((c) => c.client), ['replica-a', 'replica-b']);
+});

@@ -116,14 +116,17 @@ export class PgIntake {
   /**
    * Owners for the new rows' lanes: an existing owner stays (alive or not: a dead one's lanes move
    * with their older updates at the next takeover, in order); a lane nobody owns becomes ours,
-   * together with any older open rows left in it. Returns the rows this replica runs.
+   * together with any older open rows left in it. Returns the rows this replica runs: every open
+   * row of our lanes, not only the new ones. An older row another replica accepted may still have
+   * its NOTIFY on the way; pushed only with it, our newer row would run first (the dispatcher
+   * skips the rows it holds already).
    */
   private async assignLanes(client: pg.PoolClient, open: Array<{ seq: number; lane: string }>): Promise<OpenUpdate[]> {
     const lanes = [...new Set(open.map((r) => r.lane))];
-    const owners = await client.query<{ lane: string; replica: string; fresh: boolean }>(
+    const owners = await client.query<{ lane: string; replica: string }>(
       `INSERT INTO lanes (lane, replica) SELECT unnest($1::text[]), $2
        ON CONFLICT (lane) DO UPDATE SET replica = lanes.replica
-       RETURNING lane, replica, (xmax = 0) AS fresh`,
+       RETURNING lane, replica`,
       [lanes, this.options.replicaId],
     );
     const ownerOf = new Map(owners.rows.map((r) => [r.lane, r.replica]));
@@ -139,13 +142,7 @@ export class PgIntake {
       }
     }
     if (ours.length === 0) return [];
-    // Our lanes' open rows: the new ones, and in a lane just taken, whatever older ones it holds.
-    const fresh = owners.rows.filter((r) => r.fresh && r.replica === this.options.replicaId).map((r) => r.lane);
-    const seqs = open.filter((r) => ownerOf.get(r.lane) === this.options.replicaId).map((r) => r.seq);
-    const rows = await client.query<OpenUpdate>(
-      `SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u WHERE (u.seq = ANY($1) OR u.lane = ANY($2)) AND u.${OPEN} ORDER BY u.seq`,
-      [seqs, fresh],
-    );
+    const rows = await client.query<OpenUpdate>(`SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u WHERE u.lane = ANY($1) AND u.${OPEN} ORDER BY u.seq`, [ours]);
     return rows.rows;
   }
 }

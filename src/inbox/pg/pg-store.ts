@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type pg from 'pg';
+import type { ApprovalRecords } from '../../gateway/approval-records.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
+import type { ChatDocuments } from '../../router/chat-history.js';
 import { SkillgateError } from '../../errors.js';
 import { DEFAULT_DEDUPE_WINDOW_MS, DEFAULT_FAILED_RETENTION_MS } from '../pruner.js';
 import { StoreHealthState, type StoreHealth } from '../store-health.js';
@@ -10,8 +12,6 @@ import { StoreEvents } from '../store-events.js';
 import type { AcceptResult, FailedUpdate, InboxStats, OpenUpdate } from '../types.js';
 import type { Claim, UpdateStore } from '../update-store.js';
 import { createPool, databaseUnavailable, describeDatabase } from './pg-connection.js';
-import type { ApprovalRecords } from '../../gateway/approval-records.js';
-import type { ChatDocuments } from '../../router/chat-history.js';
 import { PgApprovals } from './pg-approvals.js';
 import { PgChatDocuments } from './pg-chat-documents.js';
 import { PgIntake, type IntakeOutcome } from './pg-intake.js';
@@ -19,6 +19,7 @@ import { migrate } from './pg-schema.js';
 import { PgUpdateRows } from './pg-update-rows.js';
 import { PgUpkeep } from './pg-upkeep.js';
 import { InboxWakeups } from './pg-wakeups.js';
+import { PushedRows } from './pushed-rows.js';
 import { ReplicaLease } from './replica-lease.js';
 
 export interface PgInboxStoreOptions {
@@ -62,6 +63,7 @@ export class PgInboxStore implements UpdateStore {
   private readonly upkeep: PgUpkeep;
   private readonly rows: PgUpdateRows;
   private readonly events = new StoreEvents();
+  private readonly pushed = new PushedRows();
   private closed = false;
 
   private constructor(
@@ -82,7 +84,7 @@ export class PgInboxStore implements UpdateStore {
       dedupeWindowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
       failedRetentionMs: options.failedRetentionMs ?? DEFAULT_FAILED_RETENTION_MS,
       now,
-      tookOver: (rows) => this.push(rows),
+      tookOver: (rows) => this.push(this.pushed.fresh(rows, { takeover: true })),
       healthy: () => this.health.recover(),
       trouble: (err) => this.trouble(err),
     });
@@ -124,10 +126,8 @@ export class PgInboxStore implements UpdateStore {
       const store = new PgInboxStore(pool, lease, options);
       await store.upkeep.start();
       await store.wakeups.start();
-      options.logger.info(
-        { database: where, replica: id, liveReplicas: lease.liveReplicas, leaseMs: options.leaseMs, pending: store.upkeep.pending },
-        'Inbox store open (PostgreSQL)',
-      );
+      const opened = { database: where, replica: id, liveReplicas: lease.liveReplicas, leaseMs: options.leaseMs, pending: store.upkeep.pending };
+      options.logger.info(opened, 'Inbox store open (PostgreSQL)');
       return store;
     } catch (err) {
       await pool.end().catch(() => undefined);
@@ -241,14 +241,13 @@ export class PgInboxStore implements UpdateStore {
   private committedIntake(outcome: IntakeOutcome): void {
     this.health.recover();
     this.upkeep.opened(outcome.opened);
-    if (outcome.mine.length > 0) this.push(outcome.mine);
+    this.push(this.pushed.fresh(outcome.mine));
   }
 
-  /** Rows another replica accepted for our lanes: read them back (still open, still ours) and push. */
+  /** Rows another replica accepted for our lanes (still open, still ours), pushed with every open row of their lanes: two wake-ups' reads may return in either order. */
   private async fetchWoken(seqs: number[]): Promise<void> {
     try {
-      const rows = await this.rows.ownOpen(seqs);
-      if (rows.length > 0) this.push(rows);
+      this.push(this.pushed.fresh(await this.rows.openInLanesOf(seqs)));
     } catch (err) {
       // The dispatcher's rescan finds them within a second.
       this.options.logger.warn({ err: (err as Error).message }, 'Database: could not read woken updates; the rescan will find them');
@@ -256,7 +255,7 @@ export class PgInboxStore implements UpdateStore {
   }
 
   private push(rows: OpenUpdate[]): void {
-    if (this.closed) return;
+    if (this.closed || rows.length === 0) return;
     this.events.durable(rows);
   }
 

@@ -26,11 +26,14 @@ export class PgUpdateRows {
     return rows.rows;
   }
 
-  /** The ones among `seqs` still open and in this replica's lanes, in seq order. */
-  async ownOpen(seqs: number[]): Promise<OpenUpdate[]> {
+  /**
+   * Every open row of this replica's lanes that hold one of `seqs`, in seq order: the whole lane,
+   * not just those rows, since two wake-ups' reads may return in either order.
+   */
+  async openInLanesOf(seqs: number[]): Promise<OpenUpdate[]> {
     const rows = await this.pool.query<OpenUpdate>(
       `SELECT ${OPEN_UPDATE_COLUMNS} FROM updates u JOIN lanes l ON l.lane = u.lane AND l.replica = $1
-        WHERE u.seq = ANY($2) AND u.${OPEN} ORDER BY u.seq`,
+        WHERE u.lane IN (SELECT w.lane FROM updates w WHERE w.seq = ANY($2)) AND u.${OPEN} ORDER BY u.seq`,
       [this.replicaId, seqs],
     );
     return rows.rows;

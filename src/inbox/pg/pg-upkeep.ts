@@ -111,10 +111,7 @@ export class PgUpkeep {
               (SELECT min(accepted_at) FROM updates WHERE state = 'accepted') AS oldest`,
     );
     const row = counts.rows[0]!;
-    this.pending = row.pending;
-    this.failed = row.failed;
-    this.oldestUnclaimedAt = row.oldest ?? undefined;
-    this.recentFailures =
+    const recent =
       row.failed === 0
         ? []
         : (
@@ -123,6 +120,11 @@ export class PgUpkeep {
                  FROM updates WHERE state = 'failed' ORDER BY finished_at DESC LIMIT 5`,
             )
           ).rows;
+    // All at once after the last await: stats() must never see the new count with the old list.
+    this.pending = row.pending;
+    this.failed = row.failed;
+    this.oldestUnclaimedAt = row.oldest ?? undefined;
+    this.recentFailures = recent;
   }
 
   private async prune(): Promise<void> {
