@@ -53,3 +53,22 @@ t.test('the global bucket limits all chats together', async (t) => {
   c.advance(499);
   t.equal(await immediate(limiter, 3), false, 'a third chat waits for the global bucket');
 });
+
+t.test('among replicas the overall limit is split: half the burst each of two, the whole once alone again', async (t) => {
+  const c = clock();
+  let share = 1;
+  // 10 per second overall: a burst of 10 alone, 5 with two replicas; chats never limit here.
+  const limiter = new SendRateLimiter({ globalPerSecond: 10, perChatPerSecond: 1_000 }, c.now, () => share);
+  share = 0.5;
+  const burst = async () => {
+    let n = 0;
+    while (n < 20 && (await immediate(limiter, 1_000 + n))) n++;
+    return n;
+  };
+  t.equal(await burst(), 5, 'two live replicas: 5 at once');
+  c.advance(10_000);
+  share = 1;
+  t.equal(await burst(), 5, 'alone again: the tokens saved at the old rate carry over, none are invented');
+  c.advance(1_000);
+  t.equal(await burst(), 10, 'and the full burst of 10 is back within a second');
+});
