@@ -54,6 +54,7 @@ class Supervisor:
         self.listener = listener
         self.sel.register(listener, READ, (self._on_accept, None))
         self.sel.register(stop_fd, READ, (self._on_stop, None))
+        self.spawner.start_zygote()
         self.spawner.prefork()
         self._loop(lambda: self.listener is None and not self.calls)
 
@@ -120,6 +121,7 @@ class Supervisor:
         self.listener.close()
         self.listener = None
         self.spawner.drop_spare()
+        self.spawner.stop_zygote()
 
     def _on_channel(self, call, _fd, mask):
         if mask & WRITE:
@@ -226,10 +228,11 @@ class Supervisor:
         self._send(call, start_frame(pid))
 
     def _keep(self):
-        """Our children that are not strays: the running skill processes and the spare."""
+        """Our children that are not strays: the running skill processes, the spare, the zygote."""
         keep = set(self.running)
-        if self.spawner.spare_pid is not None:
-            keep.add(self.spawner.spare_pid)
+        for pid in (self.spawner.spare_pid, self.spawner.zygote_pid):
+            if pid is not None:
+                keep.add(pid)
         return keep
 
     def _kill(self, call):
