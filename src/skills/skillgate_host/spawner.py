@@ -109,14 +109,16 @@ class Spawner:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         prepare_call(self.cfg)  # unless after_reply() made them already
-        index = self.slots.all.index(slot) if slot is not None else None
-        ordered = self.zygote.order(index, prepared(), (request_r, out_w, result_w))
+        zygote, slots = self.zygote, self.slots
+        assert zygote is not None  # prefork orders only from a zygote
+        index = slots.all.index(slot) if slots is not None and slot is not None else None
+        ordered = zygote.order(index, prepared(), (request_r, out_w, result_w))
         for fd in (request_r, out_w, result_w):
             os.close(fd)
         os.set_blocking(request_w, False)
         self.spare = Spare(None, request_w, out_r, result_r, slot)
         if not ordered:
-            self._abandon()
+            self._abandon(self.spare)
 
     def _settle(self):
         """The spare ordered from the zygote gets its pid (before anything looks at the host's
@@ -126,17 +128,17 @@ class Spawner:
             return
         pid = self.zygote.collect() if self.zygote is not None else None
         if pid is None:
-            self._abandon()
+            self._abandon(spare)
             return
         forked(self.cfg, pid)
         if self.slots is not None and spare.slot is not None:
             self.slots.bind(pid, spare.slot)
         spare.pid, spare.slot = pid, None
 
-    def _abandon(self):
+    def _abandon(self, spare):
         """The ordered spare was not forked: what was made for it is put back, and the host forks
         its spares itself from now on."""
-        spare, self.spare = self.spare, None
+        self.spare = None
         forked(self.cfg, None)  # its temp dir and ruleset were not used: they serve again
         for fd in (spare.request_w, spare.out_r, spare.result_r):
             os.close(fd)

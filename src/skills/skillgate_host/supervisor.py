@@ -7,8 +7,9 @@ sits between the host and the skill. Blocking happens only while killing somethi
 rounds, 5 ms apart), never on the happy path.
 
 The warm host keeps one spare: a skill process forked and confined ahead of time that waits for
-its single request. A call hands its request to the spare (and a new spare is forked while the
-skill runs), which takes the fork and the confinement off the call's latency. Each skill process
+its single request. A call hands its request to the spare (and a new spare is ordered from the
+host's zygote while the skill runs), which takes the fork and the confinement off the call's
+latency. Each skill process
 still serves exactly one call; without a spare a call forks its own.
 """
 

@@ -26,6 +26,7 @@ from .skill_process import PR_SET_PDEATHSIG, close_all_but, prctl, run_spare
 PR_SET_NAME = 15
 NAME = b"skillgate-zygote"  # its /proc/<pid>/comm, to tell it from the host's skill processes
 MAX_FDS = 4  # the spare's request read end, stdout and result write ends, its ruleset
+REPLY_TIMEOUT_S = 5.0  # a fork takes well under a millisecond; a zygote this late is given up
 
 
 class Zygote:
@@ -43,6 +44,7 @@ class Zygote:
             finally:
                 os._exit(1)
         theirs.close()
+        self.sock.settimeout(REPLY_TIMEOUT_S)
 
     def order(self, slot_index, prepared, fds):
         """Asks for a spare; False when the zygote is gone."""
@@ -64,11 +66,13 @@ class Zygote:
         return reply.get("pid")
 
     def close(self):
-        """The zygote sees EOF and exits; reaped here."""
+        """Ends and reaps the zygote. A spare it forked but never reported is our child all the
+        same: not kept, so the host's stray killer ends it, and its slot is emptied when reused."""
         self.sock.close()
         try:
+            os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
-        except ChildProcessError:
+        except (ProcessLookupError, ChildProcessError):
             pass
 
 
@@ -112,6 +116,7 @@ def _fork_spare(host_pid, functions, cfg, slots, order, fds, host_name):
                 if slot is not None:
                     slot.enter(born_inside)  # first: the whole call, its limits and its end, in one cgroup
                 prctl(PR_SET_NAME, host_name)  # a skill process like any other, also in ps
+                gc.enable()  # the skill's own objects are collected as in any skill process
                 run_spare(host_pid, functions, request_r, out_w, result_w, cfg)
             finally:
                 os._exit(1)
