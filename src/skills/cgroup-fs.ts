@@ -68,7 +68,7 @@ export function removeLeftovers(hierarchies: Hierarchy[]): void {
       const match = /^skillgate-(\d+)-\d+$/.exec(name);
       if (!match || isAlive(Number(match[1]))) continue;
       const root = path.join(h.dir, name);
-      for (const slot of safeReaddir(root)) killSlot(hierarchies.filter((x) => x === h), [path.join(root, slot)]);
+      for (const slot of safeReaddir(root)) killSlot([h], [path.join(root, slot)]);
       removeTree(root);
     }
   }

@@ -8,7 +8,7 @@ import { closeAll, killSlot, removeLeftovers, removeTree } from './cgroup-fs.js'
 
 export type { CgroupLayout } from './cgroup-detect.js';
 
-export interface CgroupLimits {
+interface CgroupLimits {
   /** memory.max / memory.limit_in_bytes of one call's whole process tree. */
   memoryBytes: number;
   /** pids.max of one call's whole process tree. */
@@ -39,6 +39,8 @@ export interface SlotLease {
 interface Slot {
   /** The slot's directory in each hierarchy, in layout order. */
   dirs: string[];
+  /** Seen empty when it was given back; nothing can enter a free slot, so no second kill. */
+  emptied: boolean;
 }
 
 let poolCount = 0; // several runtimes in one process (tests, the CLI) each get a root of their own
@@ -110,20 +112,20 @@ export class CgroupPool {
       fds.push(fs.openSync(file, flags));
       return 2 + fds.length; // the child sees them from descriptor 3 on, in this order
     };
+    const hs = this.layout.hierarchies;
+    const v2 = hs.findIndex((h) => h.version === 2);
+    const killer = hs.findIndex((h) => h.hasKill);
+    const mem = hs.findIndex((h) => h.controllers.includes('memory'));
+    const oomFile = mem < 0 ? undefined : hs[mem]!.version === 2 ? 'memory.events' : 'memory.oom_control';
     try {
       for (let i = 0; i < count; i++) {
         const slot = this.#take();
         slots.push(slot);
-        const hs = this.layout.hierarchies;
         const threads = slot.dirs.flatMap((dir, i) => (hs[i]!.version === 1 ? [open(path.join(dir, 'tasks'), fs.constants.O_WRONLY)] : []));
-        const v2 = hs.findIndex((h) => h.version === 2);
         const dir = v2 >= 0 ? open(slot.dirs[v2]!, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : null;
         const procs = v2 >= 0 ? open(path.join(slot.dirs[v2]!, 'cgroup.procs'), fs.constants.O_WRONLY) : null;
-        const killer = hs.findIndex((h) => h.hasKill);
         const kill = killer >= 0 ? open(path.join(slot.dirs[killer]!, 'cgroup.kill'), fs.constants.O_WRONLY) : null;
         const list = open(path.join(slot.dirs[0]!, 'cgroup.procs'), fs.constants.O_RDONLY);
-        const mem = hs.findIndex((h) => h.controllers.includes('memory'));
-        const oomFile = mem < 0 ? undefined : hs[mem]!.version === 2 ? 'memory.events' : 'memory.oom_control';
         const oom = oomFile ? open(path.join(slot.dirs[mem]!, oomFile), fs.constants.O_RDONLY) : null;
         config.slots.push({ threads, dir, procs, kill, list, oom });
       }
@@ -165,13 +167,14 @@ export class CgroupPool {
 
   #take(): Slot {
     if (this.#closed) throw new SkillgateError('SG_CGROUPS_UNAVAILABLE', 'the cgroup pool is closed');
-    const index = this.#free.findIndex((slot) => killSlot(this.layout.hierarchies, slot.dirs));
-    if (index >= 0) return this.#free.splice(index, 1)[0]!;
-    return this.#create();
+    const index = this.#free.findIndex((slot) => slot.emptied || killSlot(this.layout.hierarchies, slot.dirs));
+    const slot = index >= 0 ? this.#free.splice(index, 1)[0]! : this.#create();
+    slot.emptied = false; // lent: a host may put processes in it from now on
+    return slot;
   }
 
   #give(slots: Slot[]): void {
-    for (const slot of slots) killSlot(this.layout.hierarchies, slot.dirs);
+    for (const slot of slots) slot.emptied = killSlot(this.layout.hierarchies, slot.dirs);
     if (!this.#closed) this.#free.push(...slots);
   }
 
@@ -184,7 +187,7 @@ export class CgroupPool {
       writeLimits(h, dir, this.limits);
       return dir;
     });
-    const slot = { dirs };
+    const slot = { dirs, emptied: true };
     this.#all.push(slot);
     return slot;
   }

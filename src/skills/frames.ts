@@ -53,12 +53,17 @@ export const HOST_WARNING_PREFIX = 'skillgate host: ';
  * Other lines there (what skill files print while imported) are not for the log.
  */
 export function readHostWarnings(stderr: Readable, onWarning: (text: string) => void): void {
+  stderr.on('data', hostWarningReader(onWarning));
+}
+
+/** The chunk handler of readHostWarnings, for a caller that also keeps stderr's text itself. */
+export function hostWarningReader(onWarning: (text: string) => void): (chunk: Buffer) => void {
   let partial = '';
-  stderr.on('data', (chunk: Buffer) => {
+  return (chunk) => {
     const lines = (partial + chunk.toString('utf8')).split('\n');
     partial = lines.pop()!.slice(-4096);
     for (const line of lines) if (line.startsWith(HOST_WARNING_PREFIX)) onWarning(line.slice(HOST_WARNING_PREFIX.length));
-  });
+  };
 }
 
 /** Frames host.py writes on a call channel and, when warm, while starting. */

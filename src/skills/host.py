@@ -5,11 +5,12 @@ src/skills/*.ts, never by hand:
 
   host.py discover CONFIG_JSON   import every skill file (each in a forked child of its own), print
                                  the registry as one JSON line
-  host.py serve    CONFIG_JSON   warm host (the zygote): bind the socket, import the skills once
+  host.py serve    CONFIG_JSON   warm host: bind the socket, import the skills once
                                  (but CONFIG_JSON's "exclude" files; {"t": "importing", "file": F}
                                  on stdout before each, F null after the last), write
                                  {"t": "ready", ...}, then one fresh skill process per connection
-                                 (a spare is forked ahead of its call: skillgate_host/spawner.py)
+                                 (a spare is forked ahead of its call, by the host's zygote:
+                                 skillgate_host/spawner.py, zygote.py)
   host.py call     CONFIG_JSON   cold: one request on stdin, frames on stdout
 
 CONFIG_JSON is a HostConfig (skillgate_host/config.py); the frames each mode writes and reads are

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SkillgateError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { discoveryReport, readHostWarnings, type DiscoveryReport } from './frames.js';
+import { discoveryReport, hostWarningReader, type DiscoveryReport } from './frames.js';
 import { killGroup, type HostLauncher } from './launcher.js';
 import type { SkillInfo } from './types.js';
 import { compileArgsValidator, type ArgsCheck } from './validate.js';
@@ -117,10 +117,11 @@ export class SkillRegistry {
       size += c.length;
       if (size <= MAX_REPORT_BYTES) chunks.push(c);
     });
+    const warnings = hostWarningReader((text) => this.options.logger.warn({ dir }, `Skill discovery: ${text}`));
     child.stderr!.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString('utf8')).slice(-2000);
+      warnings(c);
     });
-    readHostWarnings(child.stderr!, (text) => this.options.logger.warn({ dir }, `Skill discovery: ${text}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => killGroup(child.pid), DISCOVERY_TIMEOUT_MS);
       child.once('error', (err) => {

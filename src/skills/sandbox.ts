@@ -65,18 +65,18 @@ export function bwrapSandbox(bwrap = 'bwrap', options: { dropCapabilities: boole
     namespacedPids: true,
     wrap(command, args, paths) {
       const bound = [paths.workspace, ...paths.readOnly].filter((p): p is string => !!p);
-      const masked = (paths.hidden ?? []).filter((p) => needsMask(p, bound));
+      const masked = existing(paths.hidden ?? []).filter((m) => strictlyInside(m.path, bound));
       return {
         command: bwrap,
         args: [
           ...system,
           '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
           ...(paths.workspace ? ['--bind', paths.workspace, paths.workspace] : []),
-          ...masked.flatMap((p) => maskArgs(p)),
+          ...masked.flatMap(maskArgs),
           ...paths.readOnly.flatMap((p) => ['--ro-bind', p, p]),
           ...paths.writable.flatMap((p) => ['--bind', p, p]),
           // Read-only only now: bwrap makes the mount points of what shows through inside them.
-          ...masked.filter(isDirectory).flatMap((p) => ['--remount-ro', p]),
+          ...masked.flatMap(remountArgs),
           '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts',
           '--die-with-parent',
           // Without SKILL_RUN_AS there is no user to drop to, so drop root's capabilities at least.
@@ -100,24 +100,36 @@ function systemArgs(python: string | undefined): string[] {
   // An interpreter outside those (pyenv, /opt/python): its prefix, read-only.
   const prefix = python ? interpreterPrefix(python) : undefined;
   if (prefix && !SYSTEM_DIRS.some((dir) => isWithin(prefix, dir))) out.push('--ro-bind', prefix, prefix);
-  for (const secret of ETC_SECRETS.filter((p) => lstat(p))) {
-    out.push(...maskArgs(secret), ...(isDirectory(secret) ? ['--remount-ro', secret] : []));
-  }
+  for (const secret of existing(ETC_SECRETS)) out.push(...maskArgs(secret), ...remountArgs(secret));
   return out;
 }
 
-/** `target` exists strictly inside one of the `bound` trees, so it would show in the sandbox. */
-function needsMask(target: string, bound: string[]): boolean {
-  return !!lstat(target) && bound.some((b) => isWithin(target, b) && path.resolve(target) !== path.resolve(b));
+/** A path to hide, looked up once per spawn (lstat: a symlink is masked, not its target). */
+interface Masked {
+  path: string;
+  isDirectory: boolean;
 }
 
-/** Hides `target`: an empty tmpfs over a folder (made read-only later), /dev/null over a file. */
-function maskArgs(target: string): string[] {
-  return isDirectory(target) ? ['--tmpfs', target] : ['--ro-bind', '/dev/null', target];
+function existing(paths: string[]): Masked[] {
+  return paths.flatMap((p) => {
+    const stat = lstat(p);
+    return stat ? [{ path: p, isDirectory: stat.isDirectory() }] : [];
+  });
 }
 
-function isDirectory(p: string): boolean {
-  return lstat(p)?.isDirectory() ?? false;
+/** `target` lies strictly inside one of the `bound` trees, so it would show in the sandbox. */
+function strictlyInside(target: string, bound: string[]): boolean {
+  return bound.some((b) => isWithin(target, b) && path.resolve(target) !== path.resolve(b));
+}
+
+/** Hides `m`: an empty tmpfs over a folder (made read-only later), /dev/null over a file. */
+function maskArgs(m: Masked): string[] {
+  return m.isDirectory ? ['--tmpfs', m.path] : ['--ro-bind', '/dev/null', m.path];
+}
+
+/** A masked folder becomes read-only only after what shows through inside it is bound. */
+function remountArgs(m: Masked): string[] {
+  return m.isDirectory ? ['--remount-ro', m.path] : [];
 }
 
 function interpreterPrefix(python: string): string | undefined {
@@ -137,7 +149,7 @@ function lstat(p: string): fs.Stats | undefined {
 }
 
 /** `p` is `dir` or below it. */
-export function isWithin(p: string, dir: string): boolean {
+function isWithin(p: string, dir: string): boolean {
   const rel = path.relative(path.resolve(dir), path.resolve(p));
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }

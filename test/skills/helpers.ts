@@ -101,3 +101,32 @@ export function bwrapWorks(): boolean {
     return false;
   }
 }
+
+/** The comm of a warm host's zygote (skillgate_host/zygote.py, cut to 15 bytes by the kernel). */
+const ZYGOTE_COMM = 'skillgate-zygot';
+
+function childPids(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function isZygote(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === ZYGOTE_COMM;
+  } catch {
+    return false;
+  }
+}
+
+/** A warm host's skill processes (its running calls and its spare): its children but the zygote. */
+export function skillProcessesOf(host: number): number[] {
+  return childPids(host).filter((pid) => !isZygote(pid));
+}
+
+/** A warm host's zygote, the child that forks its spares, when it has one. */
+export function zygoteOf(host: number): number | undefined {
+  return childPids(host).find(isZygote);
+}

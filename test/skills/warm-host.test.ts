@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { treeRssBytes } from '../../src/skills/process-memory.js';
-import { DECORATOR, eventually, fixture, MODES, startRuntime } from './helpers.js';
+import { DECORATOR, eventually, fixture, MODES, skillProcessesOf, startRuntime } from './helpers.js';
 
 const SKILLS = `${DECORATOR}
 import os
@@ -136,12 +136,12 @@ t.test('warm: ninety calls at once all run (the host holds three descriptors per
 t.test('warm: a spare killed from outside is replaced and calls keep working', async (t) => {
   const { runtime, workspace } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const host = findHost(workspace);
-  t.ok(await eventually(() => childrenOf(host).length === 1, 50), 'an idle host holds one spare');
-  const [spare] = childrenOf(host);
+  t.ok(await eventually(() => skillProcessesOf(host).length === 1, 50), 'an idle host holds one spare');
+  const [spare] = skillProcessesOf(host);
   process.kill(spare!, 'SIGKILL');
-  t.ok(await eventually(() => !childrenOf(host).includes(spare!), 50), 'the dead spare is reaped');
+  t.ok(await eventually(() => !skillProcessesOf(host).includes(spare!), 50), 'the dead spare is reaped');
   t.equal((await runtime.run('count_calls', {})).outcome, 'ok', 'the next call forks its own process');
-  t.ok(await eventually(() => childrenOf(host).length === 1 && childrenOf(host)[0] !== spare, 50), 'a new spare');
+  t.ok(await eventually(() => skillProcessesOf(host).length === 1 && skillProcessesOf(host)[0] !== spare, 50), 'a new spare');
   t.equal((await runtime.run('count_calls', {})).outcome, 'ok');
 });
 
@@ -152,14 +152,14 @@ t.test('warm: after calls that leave processes behind, the host holds nothing bu
   t.equal((await runtime.run('child_survives', { seconds: 0.1 })).outcome, 'ok');
   t.equal((await runtime.run('orphan_sleeper', {})).outcome, 'timeout');
   t.equal((await runtime.run('raises', {})).outcome, 'error');
-  t.ok(await eventually(() => childrenOf(host).length === 1, 50), `one child left: ${childrenOf(host).join(', ')}`);
+  t.ok(await eventually(() => skillProcessesOf(host).length === 1, 50), `one child left: ${skillProcessesOf(host).join(', ')}`);
 });
 
 t.test('warm: a reload mid-call lets the old host finish the call, then it exits with its spare', async (t) => {
   const { runtime, workspace, skillsDir } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const oldHost = findHost(workspace);
-  t.ok(await eventually(() => childrenOf(oldHost).length === 1, 50), 'its spare is up');
-  const [oldSpare] = childrenOf(oldHost);
+  t.ok(await eventually(() => skillProcessesOf(oldHost).length === 1, 50), 'its spare is up');
+  const [oldSpare] = skillProcessesOf(oldHost);
   const inFlight = runtime.run('nap', { seconds: 1 });
   await new Promise((r) => setTimeout(r, 200));
   fs.writeFileSync(path.join(skillsDir, 'more.py'), `${DECORATOR}\n@skill("More")\ndef more():\n    return "more"\n`);

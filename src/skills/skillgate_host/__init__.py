@@ -12,6 +12,7 @@ A package with a name no skill file will take, because SKILLS_DIR is on sys.path
   reaper        killing a call's process group and its strays, collecting exit statuses
   call          one call as the supervisor tracks it (channel, process, output)
   spawner       forking skill processes, and the warm host's spare forked ahead of its call
+  zygote        the warm host's child that forks its spares, so the host itself never forks
   supervisor    the single-threaded event loop that runs calls (warm host and cold call alike)
   confinement, landlock, cgroup   the sandbox: Landlock domains and per-call cgroups
 """

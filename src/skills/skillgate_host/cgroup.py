@@ -102,8 +102,17 @@ class Slots:
 
     def __init__(self, config):
         self.memory_mb = config.get("memoryMb")
-        self.free = [Slot(spec) for spec in config["slots"]]
+        self.all = [Slot(spec) for spec in config["slots"]]
+        self.free = list(self.all)
         self.used = {}  # pid -> Slot
+
+    def descriptors(self):
+        """Every slot descriptor (what a process that forks into the slots must keep open)."""
+        fds = []
+        for slot in self.all:
+            fds += slot.threads
+            fds += [fd for fd in (slot.dir_fd, slot.procs_fd, slot.kill_fd, slot.list_fd, slot.oom_fd) if fd is not None]
+        return fds
 
     def take(self):
         """A free, empty slot, or OSError: without one a skill process would run unbounded."""

@@ -25,6 +25,7 @@ import sys
 
 SYS_CLONE3 = 435  # same on x86-64 and arm64
 CLONE_INTO_CGROUP = 0x200000000
+CLONE_PARENT = 0x8000
 
 _pylibc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the GIL stays held across the call
 _pylibc.syscall.restype = ctypes.c_long
@@ -41,7 +42,7 @@ class CloneArgs(ctypes.Structure):
 
 # Made once, not per fork: every page the host writes between two forks is copied (the spare
 # still shares it), so a fork that allocates nothing also costs the next call fewer page copies.
-# Only `cgroup` changes from one fork to the next (the kernel reads the block, never writes it).
+# Only `flags` and `cgroup` change from one fork to the next (the kernel reads the block, never writes it).
 _ARGS = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD)
 _CALL = (_pylibc.syscall, ctypes.c_long(SYS_CLONE3), ctypes.byref(_ARGS), ctypes.c_size_t(ctypes.sizeof(_ARGS)))
 _BEFORE, _AFTER_CHILD, _AFTER_PARENT = _api.PyOS_BeforeFork, _api.PyOS_AfterFork_Child, _api.PyOS_AfterFork_Parent
@@ -53,22 +54,47 @@ def fork_into_cgroup(cgroup_fd):
     global _refused
     if cgroup_fd is None or _refused or not _single_threaded():
         return os.fork(), False
+    pid, err = _clone3(CLONE_INTO_CGROUP, cgroup_fd)
+    if pid >= 0:
+        return pid, True
+    if err in (errnos.EAGAIN, errnos.ENOMEM):  # out of processes or memory, as os.fork() says
+        raise OSError(err, os.strerror(err))
+    _refused = True  # ENOSYS, EPERM, EACCES, EINVAL, EBUSY...: this kernel or sandbox says no
+    return os.fork(), False
+
+
+def fork_sibling(cgroup_fd):
+    """(pid, born_inside): a fork whose child is our parent's child (CLONE_PARENT: the zygote forks
+    the host's skill processes), inside the cgroup2 folder `cgroup_fd` when the kernel lets us.
+    OSError when clone3 is not available here: there is no plain fork() that does this."""
+    if cgroup_fd is not None and not _refused:
+        pid, err = _clone3(CLONE_PARENT | CLONE_INTO_CGROUP, cgroup_fd)
+        if pid >= 0:
+            return pid, True
+        if err in (errnos.EAGAIN, errnos.ENOMEM):
+            raise OSError(err, os.strerror(err))
+    pid, err = _clone3(CLONE_PARENT, 0)
+    if pid < 0:
+        raise OSError(err, os.strerror(err))
+    return pid, False
+
+
+def _clone3(flags, cgroup_fd):
+    """(pid, errno): clone3 with os.fork()'s hooks around it; pid 0 in the child, -1 on failure."""
     sys.audit("os.fork")
+    _ARGS.flags = flags
+    # With CLONE_PARENT the kernel wants no exit signal: the child gets ours (SIGCHLD) for our parent.
+    _ARGS.exit_signal = 0 if flags & CLONE_PARENT else signal.SIGCHLD
     _ARGS.cgroup = cgroup_fd
     syscall, number, args, size = _CALL
     _BEFORE()
     pid = syscall(number, args, size)
     if pid == 0:
         _AFTER_CHILD()
-        return 0, True
+        return 0, 0
     err = ctypes.get_errno()
     _AFTER_PARENT()
-    if pid > 0:
-        return pid, True
-    if err in (errnos.EAGAIN, errnos.ENOMEM):  # out of processes or memory, as os.fork() says
-        raise OSError(err, os.strerror(err))
-    _refused = True  # ENOSYS, EPERM, EACCES, EINVAL, EBUSY...: this kernel or sandbox says no
-    return os.fork(), False
+    return (pid, 0) if pid > 0 else (-1, err)
 
 
 def _single_threaded():

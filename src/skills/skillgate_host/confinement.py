@@ -15,6 +15,7 @@ whole tree below it: names inside the gateway's folder stay listable, contents d
 entry beside the path gets full rights, and the protected path itself gets nothing.
 """
 
+import contextlib
 import os
 import shutil
 import stat
@@ -123,6 +124,28 @@ def prepare_call(cfg):
         os.rmdir(tmp)
         raise
     _prepared = (tmp, fd)
+
+
+def prepared():
+    """(temp dir, ruleset descriptor) that prepare_call() made for the next skill process, or None."""
+    return _prepared
+
+
+@contextlib.contextmanager
+def hand_over(tmp, ruleset_fd):
+    """The zygote: what the host prepared for the spare about to be forked, as if prepared here."""
+    global _prepared
+    _prepared = (tmp, ruleset_fd) if ruleset_fd is not None else None
+    try:
+        yield
+    finally:
+        _prepared = None
+
+
+def forget_shared_rules():
+    """The zygote closed the shared rule descriptors: a spare it forks gets its ruleset whole."""
+    global _shared_rules
+    _shared_rules = None
 
 
 def forked(cfg, pid):

@@ -1,23 +1,26 @@
 """Forking skill processes, and the warm host's spare: one skill process forked and confined ahead
-of its call, blocked on a pipe until the call's request arrives. It serves that one call only."""
+of its call, blocked on a pipe until the call's request arrives. It serves that one call only.
+A warm host has its spares forked by its zygote (zygote.py) when it can, else forks them itself."""
 
 import os
 import signal
 
 from .cgroup import slots_from
-from .confinement import forked, prepare_call, remove_call_tmp
+from .confinement import forked, prepare_call, prepared, remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
+from .zygote import Zygote
 
 
 class Spare:
-    __slots__ = ("pid", "request_w", "out_r", "result_r")
+    __slots__ = ("pid", "request_w", "out_r", "result_r", "slot")
 
-    def __init__(self, pid, request_w, out_r, result_r):
-        self.pid = pid
+    def __init__(self, pid, request_w, out_r, result_r, slot=None):
+        self.pid = pid  # None while the zygote has not said it yet
         self.request_w = request_w
         self.out_r = out_r
         self.result_r = result_r
+        self.slot = slot  # its cgroup slot, until it has a pid to be bound to
 
 
 class Spawner:
@@ -27,9 +30,27 @@ class Spawner:
         self.spare = None
         self.host_pid = os.getpid()
         self.slots = slots_from(cfg)  # per-call cgroups, when the gateway could create them
+        self.zygote = None
+
+    def start_zygote(self):
+        """A warm host: its spares are forked by a zygote from now on (see zygote.py)."""
+        try:
+            self.zygote = Zygote(self.host_pid, self.functions, self.cfg, self.slots)
+        except OSError:
+            self.zygote = None  # out of processes for now: the host forks its spares itself
+
+    def stop_zygote(self):
+        zygote, self.zygote = self.zygote, None
+        if zygote is not None:
+            zygote.close()
+
+    @property
+    def zygote_pid(self):
+        return self.zygote.pid if self.zygote is not None else None
 
     @property
     def spare_pid(self):
+        self._settle()
         return self.spare.pid if self.spare is not None else None
 
     def fork_for(self, func, args):
@@ -38,6 +59,7 @@ class Spawner:
 
     def take_spare(self, request_line):
         """Hands the (validated) request line to the spare; its (pid, out_r, result_r), or None."""
+        self._settle()
         spare, self.spare = self.spare, None
         if spare is None:
             return None
@@ -59,6 +81,9 @@ class Spawner:
             request_r, request_w = os.pipe2(os.O_CLOEXEC)
         except OSError:
             return  # out of descriptors for now: calls fork on demand
+        if self.zygote is not None:
+            self._order_spare(request_r, request_w)
+            return
         try:
             pid, out_r, result_r = self._fork(
                 lambda out_w, result_w: run_spare(self.host_pid, self.functions, request_r, out_w, result_w, self.cfg)
@@ -72,13 +97,64 @@ class Spawner:
         os.set_blocking(request_w, False)
         self.spare = Spare(pid, request_w, out_r, result_r)  # pyright: ignore[reportPossiblyUnboundVariable] (bound when pid is)
 
+    def _order_spare(self, request_r, request_w):
+        """The next spare from the zygote (its pid comes later, see _settle). When the zygote is
+        gone, no spare: the next call forks its own, and the host its spares from then on."""
+        try:
+            slot = self.slots.take() if self.slots is not None else None
+        except OSError:
+            os.close(request_r)
+            os.close(request_w)
+            return  # no free slot: calls fork on demand (and are refused the same way)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        prepare_call(self.cfg)  # unless after_reply() made them already
+        zygote, slots = self.zygote, self.slots
+        assert zygote is not None  # prefork orders only from a zygote
+        index = slots.all.index(slot) if slots is not None and slot is not None else None
+        ordered = zygote.order(index, prepared(), (request_r, out_w, result_w))
+        for fd in (request_r, out_w, result_w):
+            os.close(fd)
+        os.set_blocking(request_w, False)
+        self.spare = Spare(None, request_w, out_r, result_r, slot)
+        if not ordered:
+            self._abandon(self.spare)
+
+    def _settle(self):
+        """The spare ordered from the zygote gets its pid (before anything looks at the host's
+        children: kill_strays must know it is ours). Undone when the zygote could not fork it."""
+        spare = self.spare
+        if spare is None or spare.pid is not None:
+            return
+        pid = self.zygote.collect() if self.zygote is not None else None
+        if pid is None:
+            self._abandon(spare)
+            return
+        forked(self.cfg, pid)
+        if self.slots is not None and spare.slot is not None:
+            self.slots.bind(pid, spare.slot)
+        spare.pid, spare.slot = pid, None
+
+    def _abandon(self, spare):
+        """The ordered spare was not forked: what was made for it is put back, and the host forks
+        its spares itself from now on."""
+        self.spare = None
+        forked(self.cfg, None)  # its temp dir and ruleset were not used: they serve again
+        for fd in (spare.request_w, spare.out_r, spare.result_r):
+            os.close(fd)
+        if self.slots is not None and spare.slot is not None:
+            self.slots.put_back(spare.slot)
+        self.stop_zygote()
+
     def check_spare(self):
         """After SIGCHLD: a spare that died (killed from outside, failed to confine) is dropped;
         the next call forks its own and replaces it."""
+        self._settle()
         if self.spare is not None and leader_exited(self.spare.pid):
             self.drop_spare()
 
     def drop_spare(self):
+        self._settle()
         spare, self.spare = self.spare, None
         if spare is None:
             return

@@ -7,8 +7,9 @@ sits between the host and the skill. Blocking happens only while killing somethi
 rounds, 5 ms apart), never on the happy path.
 
 The warm host keeps one spare: a skill process forked and confined ahead of time that waits for
-its single request. A call hands its request to the spare (and a new spare is forked while the
-skill runs), which takes the fork and the confinement off the call's latency. Each skill process
+its single request. A call hands its request to the spare (and a new spare is ordered from the
+host's zygote while the skill runs), which takes the fork and the confinement off the call's
+latency. Each skill process
 still serves exactly one call; without a spare a call forks its own.
 """
 
@@ -54,6 +55,7 @@ class Supervisor:
         self.listener = listener
         self.sel.register(listener, READ, (self._on_accept, None))
         self.sel.register(stop_fd, READ, (self._on_stop, None))
+        self.spawner.start_zygote()
         self.spawner.prefork()
         self._loop(lambda: self.listener is None and not self.calls)
 
@@ -120,6 +122,7 @@ class Supervisor:
         self.listener.close()
         self.listener = None
         self.spawner.drop_spare()
+        self.spawner.stop_zygote()
 
     def _on_channel(self, call, _fd, mask):
         if mask & WRITE:
@@ -226,10 +229,11 @@ class Supervisor:
         self._send(call, start_frame(pid))
 
     def _keep(self):
-        """Our children that are not strays: the running skill processes and the spare."""
+        """Our children that are not strays: the running skill processes, the spare, the zygote."""
         keep = set(self.running)
-        if self.spawner.spare_pid is not None:
-            keep.add(self.spawner.spare_pid)
+        for pid in (self.spawner.spare_pid, self.spawner.zygote_pid):
+            if pid is not None:
+                keep.add(pid)
         return keep
 
     def _kill(self, call):
