@@ -8,7 +8,8 @@ import { BASE_USER_ID, BENCH_TOKEN, burstIdOf, burstText, telegramUpdate } from 
 import { round, rssMb } from './stats.js';
 import { WebhookClient } from './webhook-client.js';
 
-export interface BurstResults {
+/** What a kill -9 mid-burst is judged by, for one gateway (here) and for a replica among two (replica-crash.ts). */
+export interface CrashCounts {
   sent: number;
   /** Updates that got a 200, in the first run or on resend. */
   acked: number;
@@ -24,6 +25,9 @@ export interface BurstResults {
    * idempotency key): the target is duplicated <= in_flight_at_kill.
    */
   in_flight_at_kill: number;
+}
+
+export interface BurstResults extends CrashCounts {
   /** Restart until the last reply. */
   drain_s: number;
   restart_ready_ms: number;

@@ -1,5 +1,5 @@
 import type { FakeTelegram } from '../../fakes/telegram.js';
-import { range, waitForReplies } from './burst.js';
+import { range, waitForReplies, type CrashCounts } from './burst.js';
 import { sleep } from './net.js';
 import { BASE_USER_ID, burstIdOf, burstText, telegramUpdate } from './payload.js';
 import type { ChildProcesses } from './processes.js';
@@ -24,17 +24,8 @@ export interface ReplicaCrashOptions {
   timeoutMs: number;
 }
 
-export interface ReplicaCrashResults {
-  sent: number;
-  /** Updates that got a 200 (after retries, as Telegram retries). */
-  acked: number;
-  acked_before_kill: number;
-  /** Acked but never answered. */
-  lost: number;
-  /** Answered more than once. */
-  duplicated: number;
-  /** Claimed and not marked replied by the dead replica (its sends possibly in flight): the bound on duplicated. */
-  in_flight_at_kill: number;
+/** in_flight_at_kill: rows the dead replica had claimed and not marked replied, in its lanes. */
+export interface ReplicaCrashResults extends CrashCounts {
   /** Chats whose lane the dead replica owned at the kill. */
   chats_owned_at_kill: number;
   /** Kill until the first reply, from the survivor, in a chat the dead replica owned (-1: none within the bound). */

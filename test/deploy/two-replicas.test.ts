@@ -1,4 +1,3 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
@@ -11,8 +10,9 @@ import { ChildProcesses } from '../../scripts/bench/processes.js';
 import { runReplicaCrash } from '../../scripts/bench/replica-crash.js';
 import { replicaClient, startReplica, type ReplicaDatabase } from '../../scripts/bench/replicas.js';
 import { ROOT } from '../helpers/gateway-process.js';
+import { startShippedHaNginx } from '../helpers/nginx.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { freePort, startDaemon, waitUntil, which } from '../helpers/system.js';
+import { waitUntil, which } from '../helpers/system.js';
 import type { TestContext } from '../helpers/tap.js';
 
 /**
@@ -30,56 +30,11 @@ const UPDATES = 600;
 const BOUND_MS = 30_000;
 const nginxBin = which('nginx');
 
-/**
- * nginx in front of the replicas: deploy/nginx/skillgate.conf's webhook location with its proxy
- * snippet, TLS left out, proxying to an upstream of `replicaPorts`. The one place that knows the
- * config: once deploy/nginx/skillgate-ha.conf ships, render that file here instead.
- */
-function renderNginxUpstreamConfig(prefix: string, listenPort: number, replicaPorts: number[]): string {
-  mkdirSync(path.join(prefix, 'snippets'), { recursive: true });
-  mkdirSync(path.join(prefix, 'tmp'), { recursive: true });
-  writeFileSync(path.join(prefix, 'snippets/skillgate-proxy.conf'), readFileSync(path.join(ROOT, 'deploy/nginx/skillgate-proxy.conf')));
-  // max_fails=1: the first refused connection marks a dead replica down for fail_timeout, and the
-  // request goes to the other (a POST nginx could not send anywhere is a 502, retried by the sender).
-  const servers = replicaPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=2s;`).join('\n    ');
-  return `daemon off;
-master_process off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log stderr error;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  fastcgi_temp_path ${prefix}/tmp/fastcgi;
-  uwsgi_temp_path ${prefix}/tmp/uwsgi;
-  scgi_temp_path ${prefix}/tmp/scgi;
-  upstream skillgate {
-    ${servers}
-    keepalive 32;
-  }
-  server {
-    listen 127.0.0.1:${listenPort};
-    location = ${WEBHOOK_PATH} {
-      limit_except POST { deny all; }
-      proxy_pass http://skillgate;
-      include snippets/skillgate-proxy.conf;
-    }
-    location / { return 404; }
-  }
-}
-`;
-}
-
-async function startNginx(t: TestContext, bin: string, replicaPorts: number[]): Promise<string> {
-  const prefix = t.testdir();
-  const port = await freePort();
-  writeFileSync(path.join(prefix, 'nginx.conf'), renderNginxUpstreamConfig(prefix, port, replicaPorts));
-  const nginx = startDaemon(bin, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-e', 'stderr']);
+/** The shipped deploy/nginx/skillgate-ha.conf (TLS left out) in front of the two replicas. */
+async function startNginx(t: TestContext, bin: string, replicaPorts: [number, number]): Promise<string> {
+  const nginx = await startShippedHaNginx(bin, t.testdir(), replicaPorts);
   t.teardown(() => nginx.stop());
-  await nginx.waitForPort(port);
-  return `http://127.0.0.1:${port}${WEBHOOK_PATH}`;
+  return `http://127.0.0.1:${nginx.port}${WEBHOOK_PATH}`;
 }
 
 /** Everything both kinds of test share: a fake Telegram in this process, fixtures, processes killed in teardown for sure. */
