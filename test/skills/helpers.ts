@@ -126,6 +126,24 @@ export function skillProcessesOf(host: number): number[] {
   return childPids(host).filter((pid) => !isZygote(pid));
 }
 
+/**
+ * A warm host's one idle spare, once the host has settled: a zygote is a fork of the host that
+ * carries the host's name until it renames itself, so right after start it can pass for a spare.
+ * Waits for one skill process beside a renamed zygote; a host that never makes a zygote (clone3
+ * refused) has no such window, and after the wait its one skill process is taken as it is.
+ */
+export async function idleSpareOf(host: number): Promise<number | undefined> {
+  let spare: number | undefined;
+  const withZygote = await eventually(() => {
+    const processes = skillProcessesOf(host);
+    spare = processes.length === 1 && zygoteOf(host) !== undefined ? processes[0] : undefined;
+    return spare !== undefined;
+  }, 50);
+  if (withZygote) return spare;
+  const processes = skillProcessesOf(host);
+  return processes.length === 1 ? processes[0] : undefined;
+}
+
 /** A warm host's zygote, the child that forks its spares, when it has one. */
 export function zygoteOf(host: number): number | undefined {
   return childPids(host).find(isZygote);

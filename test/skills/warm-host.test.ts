@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { treeRssBytes } from '../../src/skills/process-memory.js';
-import { DECORATOR, eventually, fixture, MODES, skillProcessesOf, startRuntime } from './helpers.js';
+import { DECORATOR, eventually, fixture, idleSpareOf, MODES, skillProcessesOf, startRuntime } from './helpers.js';
 
 const SKILLS = `${DECORATOR}
 import os
@@ -136,8 +136,8 @@ t.test('warm: ninety calls at once all run (the host holds three descriptors per
 t.test('warm: a spare killed from outside is replaced and calls keep working', async (t) => {
   const { runtime, workspace } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const host = findHost(workspace);
-  t.ok(await eventually(() => skillProcessesOf(host).length === 1, 50), 'an idle host holds one spare');
-  const [spare] = skillProcessesOf(host);
+  const spare = await idleSpareOf(host);
+  t.ok(spare, 'an idle host holds one spare');
   process.kill(spare!, 'SIGKILL');
   t.ok(await eventually(() => !skillProcessesOf(host).includes(spare!), 50), 'the dead spare is reaped');
   t.equal((await runtime.run('count_calls', {})).outcome, 'ok', 'the next call forks its own process');
@@ -158,8 +158,8 @@ t.test('warm: after calls that leave processes behind, the host holds nothing bu
 t.test('warm: a reload mid-call lets the old host finish the call, then it exits with its spare', async (t) => {
   const { runtime, workspace, skillsDir } = await startRuntime(t, { 'calls.py': SKILLS }, { mode: 'warm' });
   const oldHost = findHost(workspace);
-  t.ok(await eventually(() => skillProcessesOf(oldHost).length === 1, 50), 'its spare is up');
-  const [oldSpare] = skillProcessesOf(oldHost);
+  const oldSpare = await idleSpareOf(oldHost);
+  t.ok(oldSpare, 'its spare is up');
   const inFlight = runtime.run('nap', { seconds: 1 });
   await new Promise((r) => setTimeout(r, 200));
   fs.writeFileSync(path.join(skillsDir, 'more.py'), `${DECORATOR}\n@skill("More")\ndef more():\n    return "more"\n`);
