@@ -51,7 +51,7 @@ export interface UpdateStore {
   close(): Awaitable<void>;
 }
 
-/** `value`, or what it resolves to; synchronous values stay synchronous (no microtask hop). */
+/** Whether a store answered with a promise (PostgreSQL); callers await only then, so a synchronous answer (SQLite) costs no microtask hop. */
 export function isPromise<T>(value: Awaitable<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
 }

@@ -78,6 +78,8 @@ export class PgIntake {
     let room = maxPending - this.options.pending();
     const admitted = batch.map((a) => a.payloadJson === null || room-- > 0);
     const input = batch.filter((_, i) => admitted[i]);
+    // Nothing admitted: every answer is 'full', and there is nothing to commit.
+    if (input.length === 0) return { results: batch.map(() => 'full'), mine: [], opened: 0 };
     const at = now();
     const client = await this.options.pool.connect();
     try {

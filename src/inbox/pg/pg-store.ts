@@ -9,7 +9,7 @@ import { SkillgateError } from '../../errors.js';
 import { DEFAULT_DEDUPE_WINDOW_MS, DEFAULT_FAILED_RETENTION_MS } from '../pruner.js';
 import { StoreHealthState, type StoreHealth } from '../store-health.js';
 import { StoreEvents } from '../store-events.js';
-import type { AcceptResult, FailedUpdate, InboxStats, OpenUpdate } from '../types.js';
+import type { AcceptResult, InboxStats, OpenUpdate } from '../types.js';
 import type { Claim, UpdateStore } from '../update-store.js';
 import { createPool, databaseUnavailable, describeDatabase } from './pg-connection.js';
 import { PgApprovals } from './pg-approvals.js';
@@ -273,4 +273,3 @@ export class PgInboxStore implements UpdateStore {
   }
 }
 
-export type { FailedUpdate };
