@@ -18,7 +18,7 @@ import { SkillRuntime } from '../skills/runtime.js';
 import { TelegramApi } from '../telegram/api-client.js';
 import { chatIdOf } from '../telegram/chat-id.js';
 import { TelegramPoller } from '../telegram/polling.js';
-import { ensureWebhook } from '../telegram/webhook-registration.js';
+import { ensureWebhook, sharedMarker } from '../telegram/webhook-registration.js';
 import type { SendRateLimits } from '../telegram/rate-limiter.js';
 import { ApprovalService } from './approvals.js';
 import { identityFromToken, learnIdentity, type LearnedIdentity } from './bot-identity.js';
@@ -251,7 +251,9 @@ export class Gateway {
 
   private async registerWebhook(): Promise<void> {
     try {
-      await ensureWebhook({ api: this.api, config: this.config, logger: this.logger });
+      // With several replicas the marker of the last registration is shared, so they agree on it.
+      const marker = this.opened.replicas ? sharedMarker(this.store) : undefined;
+      await ensureWebhook({ api: this.api, config: this.config, logger: this.logger, marker });
       this.webhookRegistered = true;
     } catch (err) {
       this.webhookRegistered = false;

@@ -1,3 +1,4 @@
+import type { UpdateStore } from '../inbox/update-store.js';
 import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -20,6 +21,8 @@ import type { SetWebhookParams, TelegramApi, WebhookInfo } from './api-client.js
 export { ALLOWED_UPDATES };
 
 const MARKER_FILE = 'webhook-registration.json';
+/** The same marker in the store's meta table, when the replicas share one. */
+export const MARKER_META_KEY = 'telegram.webhook.marker';
 
 /** What registration needs; a subset of Config, so CLIs can build it from a partial environment. */
 export interface WebhookSettings {
@@ -30,6 +33,17 @@ export interface WebhookSettings {
   /** The main listener's certificate when TLS is on; uploaded to Telegram when it is self-signed. */
   certFile: string | undefined;
   dataDir: string;
+  /**
+   * Where the marker of the last registration lives. Default: DATA_DIR/webhook-registration.json;
+   * the gateway passes the shared database with several replicas, so they agree on it.
+   */
+  marker?: MarkerStore;
+}
+
+/** The marker's text, wherever it is kept. */
+export interface MarkerStore {
+  read(): Promise<string | undefined>;
+  write(text: string): Promise<void>;
 }
 
 export interface RegisterOptions {
@@ -133,7 +147,7 @@ export async function registerWebhook(
     ...(certificate ? { certificate } : {}),
   };
   await api.setWebhook(params);
-  await writeMarker(settings.dataDir, markerFor(settings, certificate));
+  await markerStoreOf(settings).write(JSON.stringify(markerFor(settings, certificate)) + '\n');
   return { url, certificateUploaded: certificate !== undefined };
 }
 
@@ -141,8 +155,8 @@ export async function registerWebhook(
  * For the gateway's start: registers the webhook only when Telegram's current registration, or
  * the marker of what we last registered, differs from the configuration.
  */
-export async function ensureWebhook(deps: { api: TelegramApi; config: Config; logger: Logger }): Promise<EnsureResult> {
-  const settings = settingsFromConfig(deps.config);
+export async function ensureWebhook(deps: { api: TelegramApi; config: Config; logger: Logger; marker?: MarkerStore }): Promise<EnsureResult> {
+  const settings = { ...settingsFromConfig(deps.config), ...(deps.marker ? { marker: deps.marker } : {}) };
   const reasons = await registrationDifferences(deps.api, settings);
   if (reasons.length === 0) {
     deps.logger.info({ url: webhookUrl(settings) }, 'Telegram webhook already registered; not re-registering');
@@ -163,7 +177,7 @@ export async function registrationDifferences(api: TelegramApi, settings: Webhoo
   if ((info.max_connections ?? 40) !== settings.maxConnections) reasons.push('max_connections changed');
   if (!sameSet(info.allowed_updates, ALLOWED_UPDATES)) reasons.push('allowed_updates changed');
   if (info.has_custom_certificate !== (certificate !== undefined)) reasons.push('certificate upload changed');
-  const marker = await readMarker(settings.dataDir);
+  const marker = await readMarker(markerStoreOf(settings));
   if (!marker) reasons.push('no record of the registered secret');
   else {
     if (marker.secretSha256 !== wanted.secretSha256) reasons.push('secret changed');
@@ -200,9 +214,9 @@ function markerFor(settings: WebhookSettings, certificate: Buffer | undefined): 
   };
 }
 
-async function readMarker(dataDir: string): Promise<Marker | undefined> {
+async function readMarker(store: MarkerStore): Promise<Marker | undefined> {
   try {
-    const parsed = JSON.parse(await fs.readFile(path.join(dataDir, MARKER_FILE), 'utf8')) as Partial<Marker>;
+    const parsed = JSON.parse((await store.read()) ?? '') as Partial<Marker>;
     if (typeof parsed.secretSha256 !== 'string') return undefined;
     return { url: String(parsed.url), secretSha256: parsed.secretSha256, certSha256: parsed.certSha256 ?? null };
   } catch {
@@ -210,12 +224,22 @@ async function readMarker(dataDir: string): Promise<Marker | undefined> {
   }
 }
 
-async function writeMarker(dataDir: string, marker: Marker): Promise<void> {
-  await fs.mkdir(dataDir, { recursive: true });
+function markerStoreOf(settings: WebhookSettings): MarkerStore {
+  return settings.marker ?? markerFile(settings.dataDir);
+}
+
+/** The marker as a private file in DATA_DIR, replaced atomically. */
+function markerFile(dataDir: string): MarkerStore {
   const file = path.join(dataDir, MARKER_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(marker) + '\n', { mode: 0o600 });
-  await fs.rename(tmp, file);
+  return {
+    read: () => fs.readFile(file, 'utf8').catch(() => undefined),
+    write: async (text) => {
+      await fs.mkdir(dataDir, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, text, { mode: 0o600 });
+      await fs.rename(tmp, file);
+    },
+  };
 }
 
 function sha256(data: string | Buffer): string {
@@ -225,4 +249,12 @@ function sha256(data: string | Buffer): string {
 function sameSet(actual: readonly string[] | undefined, wanted: readonly string[]): boolean {
   if (!actual) return false;
   return actual.length === wanted.length && wanted.every((u) => actual.includes(u));
+}
+
+/** The marker in the store's meta table (PostgreSQL, shared by the replicas). */
+export function sharedMarker(store: Pick<UpdateStore, 'getMeta' | 'setMeta'>): MarkerStore {
+  return {
+    read: async () => store.getMeta(MARKER_META_KEY),
+    write: async (text) => store.setMeta(MARKER_META_KEY, text),
+  };
 }

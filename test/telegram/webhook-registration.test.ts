@@ -9,16 +9,21 @@ import { generate } from 'selfsigned';
 import { loadConfig } from '../../src/config/index.js';
 import { generateSelfSigned } from '../../src/http/self-signed.js';
 import { createRedactor } from '../../src/observability/redact.js';
+import { PgInboxStore } from '../../src/inbox/pg/pg-store.js';
 import { TelegramApi } from '../../src/telegram/api-client.js';
 import {
   ALLOWED_UPDATES,
   describeWebhookInfo,
   ensureWebhook,
   isSelfSigned,
+  MARKER_META_KEY,
+  sharedMarker,
+  type MarkerStore,
   webhookUrlProblems,
 } from '../../src/telegram/webhook-registration.js';
 import { FakeTelegram } from '../../fakes/telegram.js';
 import { captureLogger, TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
+import { freshDatabase } from '../helpers/postgres.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -210,7 +215,7 @@ async function ensureSetup(t: TestContext) {
       },
       dir,
     );
-  const ensure = (extra: Record<string, string> = {}) => ensureWebhook({ api, config: config(extra), logger: log.logger });
+  const ensure = (extra: Record<string, string> = {}, marker?: MarkerStore) => ensureWebhook({ api, config: config(extra), logger: log.logger, marker });
   return { fake, dir, ensure, log };
 }
 
@@ -224,6 +229,23 @@ t.test('ensureWebhook registers once and does not re-set an identical webhook on
   t.same(second, { changed: false, reasons: [] });
   t.equal(fake.setWebhookCount, 1, 'no setWebhook on restart');
   t.notMatch(log.text(), TEST_SECRET);
+});
+
+t.test('with several replicas the marker is shared through the store: a second replica does not register again', async (t) => {
+  const db = await freshDatabase(t);
+  if (db.skip !== undefined) return void t.skip(db.skip, () => {});
+  const { fake, dir, ensure } = await ensureSetup(t);
+  const open = async (name: string) => {
+    const store = await PgInboxStore.open({ url: db.url, replicaName: name, leaseMs: 5_000, logger: captureLogger().logger });
+    t.teardown(() => store.close());
+    return store;
+  };
+  const [a, b] = await Promise.all([open('a'), open('b')]);
+  t.equal((await ensure({}, sharedMarker(a))).changed, true, 'the first replica registers');
+  t.same(await ensure({}, sharedMarker(b)), { changed: false, reasons: [] }, 'the second finds the shared marker');
+  t.equal(fake.setWebhookCount, 1);
+  t.notOk(existsSync(path.join(dir, 'data', 'webhook-registration.json')), 'nothing in DATA_DIR');
+  t.notMatch((await b.getMeta(MARKER_META_KEY)) ?? '', TEST_SECRET, 'the marker holds a hash of the secret, not the secret');
 });
 
 t.test('ensureWebhook re-registers when the secret, max_connections, URL or certificate changed', async (t) => {
