@@ -2,6 +2,8 @@
  * `npm start`: configuration from the environment and `.env`, then the gateway until a signal.
  * Exit codes: 0 after a clean shutdown, 78 for configuration problems, 1 for anything else.
  */
+// First: it holds the young generation's growth before any other module runs (see the module).
+import { releaseYoungGeneration } from './young-generation.js';
 import closeWithGrace from 'close-with-grace';
 import { DiscordAlerter } from './alerts/discord.js';
 import { loadConfig, loadEnvKeys, privatePaths, readEnv, warnLoosePermissions, type Config } from './config/index.js';
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
 
   try {
     gateway = await Gateway.start({ config, logger, redact, env: process.env });
+    releaseYoungGeneration();
   } catch (err) {
     closer.uninstall();
     await exitWithStartupError(err, logger, config, redact);
