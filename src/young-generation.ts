@@ -13,9 +13,9 @@
  * it grow back within a few collections, so only start-up is held.
  *
  * The growth factor is read by V8 each time it grows the young generation, so setting it at run
- * time takes effect at once; nothing else about the heap changes. This module must be the first
- * import of the entry point: ES modules are evaluated in import order, so the hold is in place
- * before any other module of the gateway runs.
+ * time takes effect at once; nothing else about the heap changes. The entry point (main.ts) imports
+ * this module alone and the gateway only after it, so the hold is in place before any other
+ * module of the gateway is loaded.
  */
 import v8 from 'node:v8';
 
