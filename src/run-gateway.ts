@@ -11,7 +11,7 @@ import { Gateway } from './gateway/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createRedactor, type Redactor } from './observability/redact.js';
 import { outboundSecrets } from './security/outbound-secrets.js';
-import { releaseYoungGeneration } from './young-generation.js';
+import { endStartUp } from './v8-start-up.js';
 
 /** How long a start failure waits for its Discord alert. */
 const ALERT_FLUSH_MS = 3_000;
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
 
   try {
     gateway = await Gateway.start({ config, logger, redact, env: process.env });
-    releaseYoungGeneration();
+    endStartUp();
   } catch (err) {
     closer.uninstall();
     await exitWithStartupError(err, logger, config, redact);
