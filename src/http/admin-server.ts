@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ADMIN_GLOBAL, connectionLimits, guardConnections, timeoutOptions, type ConnectionLimits } from './connection-guard.js';
 import { installJsonErrors } from './http-errors.js';
+import { noSchemaCompilers } from './no-schema-compilers.js';
 
 export interface Readiness {
   ready: boolean;
@@ -33,6 +34,7 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     http: timeouts.server,
     ...timeouts.fastify,
     loggerInstance: adminLogger,
+    schemaController: noSchemaCompilers,
     // Probes hit this every few seconds; a line per probe would drown the log.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,

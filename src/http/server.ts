@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { connectionLimits, guardConnections, timeoutOptions, type ConnectionLimits } from './connection-guard.js';
 import { installJsonErrors } from './http-errors.js';
+import { noSchemaCompilers } from './no-schema-compilers.js';
 import { registerWebhookRoute, type WebhookRouteOptions } from './webhook-route.js';
 
 /** Telegram's updates are small; 1 MiB is generous and bounds what a client can make us read. */
@@ -33,6 +34,7 @@ export async function buildMainServer(options: MainServerOptions): Promise<Fasti
       : { http: timeouts.server }),
     ...timeouts.fastify,
     loggerInstance: httpLogger,
+    schemaController: noSchemaCompilers,
     // Per-request lines would log every Telegram delivery twice; the pipeline logs what matters.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
