@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freshNodeJson } from './helpers/fresh-node.js';
 
 const MODULE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/undici-import.ts');
 
@@ -15,8 +15,7 @@ function loadUndici(how: 'importUndici' | 'plain import'): { bundledCopyLoaded: 
     const headersAfter = typeof new Headers({ a: '1' }).get;
     const { Agent } = await import('undici');
     console.log(JSON.stringify({ bundledCopyLoaded, headersAfter, agent: typeof Agent }));`;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  return JSON.parse(out) as { bundledCopyLoaded: boolean; headersAfter: string; agent: string };
+  return freshNodeJson(script);
 }
 
 t.test("a plain import of undici makes Node load its bundled copy of undici (the reason for importUndici)", async (t) => {

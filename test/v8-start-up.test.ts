@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freshNodeJson } from './helpers/fresh-node.js';
 
 const MODULE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/v8-start-up.ts');
 
@@ -28,8 +28,7 @@ function newSpaceSizes(nodeArgs: string[] = []): NewSpaceSizes {
     endStartUp();
     keep.push(survivors(400_000));
     console.log(JSON.stringify({ before, held, released: newSpace(), kept: keep.length }));`;
-  const out = execFileSync(process.execPath, [...nodeArgs, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  return JSON.parse(out) as NewSpaceSizes;
+  return freshNodeJson<NewSpaceSizes>(script, nodeArgs);
 }
 
 t.test('start-up survivors do not grow the young generation until the release, then they do', async (t) => {
@@ -66,6 +65,5 @@ t.test('WebAssembly made during start-up is not recompiled by TurboFan for start
     for (let i = 0; i < 50; i++) spin(100000);
     await settle();
     console.log(JSON.stringify({ duringStartUp, underLoad: %IsTurboFanFunction(spin) }));`;
-  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  t.same(JSON.parse(out), { duringStartUp: false, underLoad: true });
+  t.same(freshNodeJson(script, ['--allow-natives-syntax']), { duringStartUp: false, underLoad: true });
 });

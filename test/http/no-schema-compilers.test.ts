@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import Fastify from 'fastify';
 import t from 'tap';
 import { noSchemaCompilers } from '../../src/http/no-schema-compilers.js';
+import { freshNodeJson } from '../helpers/fresh-node.js';
 
 t.test('a route that declares a schema fails at registration, naming the route and the fix', async (t) => {
   const app = Fastify({ schemaController: noSchemaCompilers });
@@ -29,6 +29,5 @@ t.test('routes without schemas answer as before, and Fastify never loads Ajv or 
     await app.close();
     const loaded = Object.keys(Module._cache).filter((f) => /node_modules\\/(ajv|@fastify\\/ajv-compiler|@fastify\\/fast-json-stringify-compiler)\\//.test(f));
     console.log(JSON.stringify({ status: res.statusCode, body: res.json(), loaded }));`;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  t.same(JSON.parse(out), { status: 200, body: { status: 'ok' }, loaded: [] });
+  t.same(freshNodeJson(script), { status: 200, body: { status: 'ok' }, loaded: [] });
 });
