@@ -8,8 +8,6 @@ export interface Hierarchy {
   dir: string;
   /** The controllers whose limits are set in this hierarchy (memory, pids). */
   controllers: string[];
-  /** Non-root cgroups here have cgroup.kill (cgroup2, Linux >= 5.14). */
-  hasKill: boolean;
 }
 
 export interface CgroupLayout {
@@ -24,7 +22,8 @@ const WANTED = ['memory', 'pids'];
 /**
  * Where per-call cgroups can live: pure cgroup2 with memory and pids delegated (systemd
  * Delegate=yes, Docker with its own cgroup namespace), or the hybrid layout (v1 memory and pids
- * controllers, a controller-less cgroup2 "unified" tree whose cgroup.kill ends a slot at once).
+ * controllers, a controller-less cgroup2 "unified" tree, where a slot's process list is always current and
+ * clone3 puts a skill process in its slot at birth).
  * Always below the gateway's own cgroup, so whatever limits the machine put on the gateway still
  * hold for its skills.
  */
@@ -45,7 +44,7 @@ export function detectCgroups(): CgroupLayout {
     const available = readWords(path.join(unified, 'cgroup.controllers'));
     if (WANTED.every((c) => available.includes(c))) {
       const why = enableControllers(unified);
-      if (!why) return { kind: 'v2', hierarchies: [{ version: 2, dir: unified, controllers: WANTED, hasKill: true }] };
+      if (!why) return { kind: 'v2', hierarchies: [{ version: 2, dir: unified, controllers: WANTED }] };
       // Controllers are there but not ours to hand down: fall through to what else there is.
     }
   }
@@ -54,9 +53,9 @@ export function detectCgroups(): CgroupLayout {
   for (const controller of WANTED) {
     const mount = mountsOf(mounts, 'cgroup').find((m) => m.options.includes(controller));
     const ownPath = ownV1Path(own, controller);
-    if (mount && ownPath !== undefined) hierarchies.push({ version: 1, dir: path.join(mount.dir, ownPath), controllers: [controller], hasKill: false });
+    if (mount && ownPath !== undefined) hierarchies.push({ version: 1, dir: path.join(mount.dir, ownPath), controllers: [controller] });
   }
-  if (unified) hierarchies.push({ version: 2, dir: unified, controllers: [], hasKill: true });
+  if (unified) hierarchies.push({ version: 2, dir: unified, controllers: [] });
   if (!hierarchies.length) return none('no cgroup hierarchy is mounted');
   const limited = hierarchies.flatMap((h) => h.controllers);
   const missing = WANTED.filter((c) => !limited.includes(c));
@@ -74,7 +73,7 @@ export function describeCgroups(layout: CgroupLayout, limits: { memoryBytes: num
   const parts = [
     controllers.includes('memory') ? `memory ${Math.round(limits.memoryBytes / 2 ** 20)} MiB per call` : 'no memory limit per call',
     controllers.includes('pids') ? `${limits.pids} processes per call` : 'no process limit per call',
-    layout.hierarchies.some((h) => h.hasKill) ? 'leftovers killed with cgroup.kill' : 'leftovers killed by listing the cgroup',
+    'leftovers killed until the cgroup is empty',
   ];
   const name = layout.kind === 'v2' ? 'per-call cgroup v2' : 'per-call cgroup v1 hybrid';
   return `${name}: ${parts.join(', ')}${layout.reason ? ` (${layout.reason})` : ''}`;

@@ -25,7 +25,7 @@ interface CgroupLimits {
  */
 export interface HostCgroupConfig {
   memoryMb: number;
-  slots: { threads: number[]; dir: number | null; procs: number | null; kill: number | null; list: number; oom: number | null }[];
+  slots: { threads: number[]; dir: number | null; procs: number | null; list: number; oom: number | null }[];
 }
 
 /** Slots lent to one host process, and the descriptors to hand it (stdio 3, 4, ...). */
@@ -75,8 +75,6 @@ export class CgroupPool {
       const roots = layout.hierarchies.map((h) => {
         const root = path.join(h.dir, name);
         fs.mkdirSync(root, { recursive: true });
-        // cgroup.kill shows only in non-root cgroup2 folders of Linux >= 5.14.
-        if (h.version === 2) h.hasKill = fs.existsSync(path.join(root, 'cgroup.kill'));
         if (h.version === 2 && h.controllers.length) {
           fs.writeFileSync(path.join(root, 'cgroup.subtree_control'), h.controllers.map((c) => `+${c}`).join(' '));
         }
@@ -114,7 +112,6 @@ export class CgroupPool {
     };
     const hs = this.layout.hierarchies;
     const v2 = hs.findIndex((h) => h.version === 2);
-    const killer = hs.findIndex((h) => h.hasKill);
     const mem = hs.findIndex((h) => h.controllers.includes('memory'));
     const oomFile = mem < 0 ? undefined : hs[mem]!.version === 2 ? 'memory.events' : 'memory.oom_control';
     try {
@@ -124,10 +121,13 @@ export class CgroupPool {
         const threads = slot.dirs.flatMap((dir, i) => (hs[i]!.version === 1 ? [open(path.join(dir, 'tasks'), fs.constants.O_WRONLY)] : []));
         const dir = v2 >= 0 ? open(slot.dirs[v2]!, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : null;
         const procs = v2 >= 0 ? open(path.join(slot.dirs[v2]!, 'cgroup.procs'), fs.constants.O_WRONLY) : null;
-        const kill = killer >= 0 ? open(path.join(slot.dirs[killer]!, 'cgroup.kill'), fs.constants.O_WRONLY) : null;
-        const list = open(path.join(slot.dirs[0]!, 'cgroup.procs'), fs.constants.O_RDONLY);
+        // Who is in the slot, read by the host through this descriptor before and after each call:
+        // cgroup2's list is made afresh at every read, a cgroup v1 cgroup.procs read again through
+        // the same descriptor can be the list of up to a second before (the kernel keeps it per
+        // open file), which once said "empty" of a slot that held a call's daemon.
+        const list = open(path.join(slot.dirs[v2 >= 0 ? v2 : 0]!, 'cgroup.procs'), fs.constants.O_RDONLY);
         const oom = oomFile ? open(path.join(slot.dirs[mem]!, oomFile), fs.constants.O_RDONLY) : null;
-        config.slots.push({ threads, dir, procs, kill, list, oom });
+        config.slots.push({ threads, dir, procs, list, oom });
       }
     } catch (err) {
       closeAll(fds);
@@ -161,20 +161,20 @@ export class CgroupPool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const slot of this.#all) killSlot(this.layout.hierarchies, slot.dirs);
+    for (const slot of this.#all) killSlot(slot.dirs);
     for (const root of this.rootDirs) removeTree(root);
   }
 
   #take(): Slot {
     if (this.#closed) throw new SkillgateError('SG_CGROUPS_UNAVAILABLE', 'the cgroup pool is closed');
-    const index = this.#free.findIndex((slot) => slot.emptied || killSlot(this.layout.hierarchies, slot.dirs));
+    const index = this.#free.findIndex((slot) => slot.emptied || killSlot(slot.dirs));
     const slot = index >= 0 ? this.#free.splice(index, 1)[0]! : this.#create();
     slot.emptied = false; // lent: a host may put processes in it from now on
     return slot;
   }
 
   #give(slots: Slot[]): void {
-    for (const slot of slots) slot.emptied = killSlot(this.layout.hierarchies, slot.dirs);
+    for (const slot of slots) slot.emptied = killSlot(slot.dirs);
     if (!this.#closed) this.#free.push(...slots);
   }
 

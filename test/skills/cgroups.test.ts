@@ -151,6 +151,15 @@ for (const mode of MODES) {
       t.equal(result.outcome, 'ok');
       const pid = readPid(workspace, 'daemon.pid');
       t.ok(await eventually(() => !alive(pid), 30), `daemon ${pid} is gone`);
+      // A warm host is the daemon's subreaper: it reaps what its call's cgroup killed, no zombie.
+      if (mode === 'warm') t.ok(await eventually(() => !fs.existsSync(`/proc/${pid}`), 30), `daemon ${pid} reaped`);
+    });
+
+    t.test('the slots whose leftovers were killed serve the calls after them', async (t) => {
+      // Every slot of the pool gets a daemon killed in it, then each serves a call again (a
+      // cgroup.kill would have left each slot killing every process later born into it).
+      for (let i = 0; i < 3; i++) t.equal((await runtime.run('daemon', {})).outcome, 'ok', `daemon ${i}`);
+      for (let i = 0; i < 4; i++) t.equal((await runtime.run('echo', { text: `after ${i}` })).output, `after ${i}`);
     });
 
     t.test('a grandchild that kills the host dies with the host', async (t) => {

@@ -66,7 +66,7 @@ const hostConfigKeys = {
 const limitsKeys = { cpuSeconds: true, asBytes: true, openFiles: true, fileBytes: true, processes: true } satisfies Record<keyof SkillLimits, true>;
 const confineKeys = { kind: true, abi: true, protected: true, readOnly: true, tmpRoot: true, network: true } satisfies Record<keyof HostConfine, true>;
 const cgroupKeys = { memoryMb: true, slots: true } satisfies Record<keyof HostCgroupConfig, true>;
-const slotKeys = { threads: true, dir: true, procs: true, kill: true, list: true, oom: true } satisfies Record<keyof HostCgroupConfig['slots'][number], true>;
+const slotKeys = { threads: true, dir: true, procs: true, list: true, oom: true } satisfies Record<keyof HostCgroupConfig['slots'][number], true>;
 
 t.test('the shared HostConfig example has exactly the fields of the TypeScript HostConfig', async (t) => {
   const keys = (o: object) => Object.keys(o).sort();

@@ -2,15 +2,16 @@
 
 The gateway (src/skills/cgroups.ts, unconfined) creates the slot cgroups, sets their limits and
 passes this host, as inherited descriptors, per slot: each cgroup v1 hierarchy's `tasks` and the
-cgroup2 folder and its cgroup.procs (write, see below), the slot's cgroup.kill when the kernel has one, one cgroup.procs to read (who is still in it) and the
-memory controller's event file (OOM kills). The host never opens a cgroup path itself: it is
+cgroup2 folder and its cgroup.procs (write, see below), one cgroup.procs to read (who is still in
+it) and the memory controller's event file (OOM kills). The host never opens a cgroup path itself: it is
 confined (Landlock, bwrap) before any skill code runs and could not reach /sys/fs/cgroup by name.
 Writes through these descriptors are checked against the opener's credentials, so a host or skill
 process that dropped to SKILL_RUN_AS can still join its slot.
 
 A skill process is in its slot before it runs anything of its own, and then closes every
-descriptor but its pipes, so it cannot move itself out. When its call ends the host kills the
-slot, which ends the call's whole tree at once, whatever it did (setsid, double fork).
+descriptor but its pipes, so it cannot move itself out. When its call ends the host kills what
+is in the slot, round by round until it is empty, which ends the call's whole tree whatever it
+did (setsid, double fork). Not with cgroup.kill: see killSlot in src/skills/cgroup-fs.ts.
 
 How it gets there is what a call's latency is made of. Moving a whole process (writing to
 cgroup.procs) takes the kernel's global cgroup_threadgroup_rwsem for writing, whose first writer
@@ -31,17 +32,20 @@ KILL_ROUNDS = 100  # a fork bomb may add members while we kill: bounded, 5 ms ap
 
 
 class Slot:
-    __slots__ = ("threads", "dir_fd", "procs_fd", "kill_fd", "list_fd", "oom_fd", "oom_seen", "emptied")
+    __slots__ = ("threads", "dir_fd", "procs_fd", "list_fd", "oom_fd", "oom_seen", "emptied", "live_list")
 
     def __init__(self, spec):
         self.threads = list(spec["threads"])
         self.dir_fd = spec.get("dir")
         self.procs_fd = spec.get("procs")
-        self.kill_fd = spec.get("kill")
         self.list_fd = spec["list"]
         self.oom_fd = spec.get("oom")
         self.oom_seen = 0
         self.emptied = False  # seen empty by end(), and nothing can enter a free slot: no recheck
+        # The gateway lends cgroup2's cgroup.procs as the list when there is a cgroup2 folder: read
+        # afresh every time. A cgroup v1 list read again through one descriptor may be a second
+        # old, so there "empty" is a hint (the host still looks for strays), not a fact.
+        self.live_list = self.dir_fd is not None
 
     def fork(self):
         """Forks a process that is in this slot's cgroup2 folder from birth when the kernel lets us;
@@ -72,13 +76,7 @@ class Slot:
             pids = self.members()
             if not pids:
                 return True
-            if self.kill_fd is not None:
-                try:
-                    os.write(self.kill_fd, b"1")
-                except OSError:
-                    self.kill_fd = None  # fall back to signalling the members one by one
-            if self.kill_fd is None:
-                sigkill_each(pids)
+            sigkill_each(pids)
             time.sleep(0.005)
         return not self.members()
 
@@ -111,7 +109,7 @@ class Slots:
         fds = []
         for slot in self.all:
             fds += slot.threads
-            fds += [fd for fd in (slot.dir_fd, slot.procs_fd, slot.kill_fd, slot.list_fd, slot.oom_fd) if fd is not None]
+            fds += [fd for fd in (slot.dir_fd, slot.procs_fd, slot.list_fd, slot.oom_fd) if fd is not None]
         return fds
 
     def take(self):
@@ -133,15 +131,16 @@ class Slots:
 
     def end(self, pid):
         """The call of skill process `pid` is over: kill what is left in its slot and free it.
-        True when the memory controller killed something of this call (it hit the limit)."""
+        (oom, emptied): oom when the memory controller killed something of this call (it hit the
+        limit), emptied when nothing of it is left in the slot (seen in a live list)."""
         slot = self.used.pop(pid, None)
         if slot is None:
-            return False
+            return False, False
         slot.emptied = slot.kill()
         kills = slot.oom_kills()
         oom, slot.oom_seen = kills > slot.oom_seen, kills
         self.free.append(slot)
-        return oom
+        return oom, slot.emptied and slot.live_list
 
 
 def slots_from(cfg):

@@ -101,7 +101,6 @@ class CgroupSlot(_FromJson):
     threads: tuple[int, ...]
     dir: Optional[int]
     procs: Optional[int]
-    kill: Optional[int]
     list: int
     oom: Optional[int]
 

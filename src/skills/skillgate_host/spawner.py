@@ -6,7 +6,7 @@ import os
 import signal
 
 from .cgroup import slots_from
-from .confinement import forked, prepare_call, prepared, remove_call_tmp
+from .confinement import active, forked, prepare_call, prepared, remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
 from .zygote import Zygote
@@ -178,9 +178,15 @@ class Spawner:
             prepare_call(self.cfg)
 
     def end(self, pid):
-        """Skill process `pid` was reaped: kill what is left of its call in its cgroup. True when
-        the call went over its memory limit."""
-        return self.slots.end(pid) if self.slots is not None else False
+        """Skill process `pid` was reaped: kill what is left of its call in its cgroup. Returns
+        (oom, contained): oom when the call went over its memory limit; contained when its slot
+        was emptied and nothing of the call can have left it, so there is nothing of it to look
+        for outside (under Landlock a call reaches no cgroup file and cannot mount one, and it
+        holds no cgroup descriptor: skill_process.confine closed them)."""
+        if self.slots is None:
+            return False, False
+        oom, emptied = self.slots.end(pid)
+        return oom, emptied and active(self.cfg)
 
     def _fork(self, body):
         """Forks a skill process running body(out_w, result_w); returns (pid, out_r, result_r)."""

@@ -20,7 +20,7 @@ import signal
 import time
 
 from .call import READ, WRITE, Call
-from .reaper import kill_group, kill_strays, leader_exited
+from .reaper import kill_group, kill_strays, leader_exited, reap_strays
 from .skill_process import PR_SET_CHILD_SUBREAPER, prctl
 from .spawner import Spawner
 from .wire import encode_frame, error_done, is_kill, parse_request, start_frame
@@ -252,10 +252,14 @@ class Supervisor:
             pass
         _, call.status = os.waitpid(pid, 0)
         del self.running[pid]
-        call.oom = self.spawner.end(pid)  # its cgroup: everything the call started, at once
-        kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
-        # Orphans that left the group (setsid) came to us too; they may hold the pipes open.
-        kill_strays(self._keep())
+        call.oom, call.contained = self.spawner.end(pid)  # its cgroup: everything the call started, at once
+        if not call.contained:
+            kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
+            # Orphans that left the group (setsid) came to us too; they may hold the pipes open.
+            kill_strays(self._keep())
+        # Contained: all of it is dead already; its orphans, our children now, are reaped after
+        # the reply. Looking for strays first would wait for the zygote's word on the next spare
+        # (_keep), up to a millisecond on the call's latency when the zygote was slow to run.
         call.drain_until = time.monotonic() + DRAIN_S
         if not call.pipes:
             self._finish(call)
@@ -269,6 +273,8 @@ class Supervisor:
         call.done = True
         self._send(call, call.done_frame())
         self.spawner.after_reply(call.pid, self.listener is not None)  # cleanup, next spare's domain: after the reply
+        if call.contained:
+            reap_strays(self._keep())  # the zombies of what its cgroup's kill ended
 
     def _refuse(self, call, message):
         call.reading = False

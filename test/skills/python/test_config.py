@@ -30,7 +30,7 @@ class HostConfigTest(unittest.TestCase):
         self.assertEqual(cfg.import_timeout_ms, 10000)
         self.assertEqual(cfg.limits.file_bytes, 67108864)
         self.assertEqual(cfg.confine.tmp_root, "/tmp/skillgate-skills-x/tmp")
-        self.assertEqual(vars(cfg.cgroups.slots[1]), vars(CgroupSlot(threads=(8,), dir=None, procs=None, kill=None, list=9, oom=None)))
+        self.assertEqual(vars(cfg.cgroups.slots[1]), vars(CgroupSlot(threads=(8,), dir=None, procs=None, list=9, oom=None)))
         self.assertEqual(cfg.exclude, ("slow_import.py",))
 
     def test_the_optional_fields_may_be_left_out(self):
@@ -43,7 +43,7 @@ class HostConfigTest(unittest.TestCase):
         self.assertEqual(cfg["maxOutputBytes"], 65536)
         self.assertEqual(cfg["limits"].get("openFiles"), 256)
         self.assertEqual(cfg["confine"]["readOnly"], ("/srv/skills",))
-        self.assertEqual(cfg["cgroups"]["slots"][0].get("kill"), 5)
+        self.assertEqual(cfg["cgroups"]["slots"][0].get("oom"), 7)
         self.assertIsNone(HostConfig.from_json({**self.example, "confine": None}).get("confine"))
         with self.assertRaises(KeyError):
             cfg["max_output_bytes"]
