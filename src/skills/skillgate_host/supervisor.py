@@ -40,6 +40,7 @@ class Supervisor:
         self.running = {}  # unreaped skill process pid -> its call
         self.spawner = Spawner(functions, cfg)
         self.listener = None
+        self.orphans_exiting = False  # orphans of a contained call, killed but not yet reaped
         # Orphans of finished calls become our children, so nothing a skill started outlives it.
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -207,6 +208,8 @@ class Supervisor:
             if leader_exited(pid):
                 self._reap(call)
         self.spawner.check_spare()
+        if self.orphans_exiting:
+            self.orphans_exiting = bool(reap_strays(self._keep()))
 
     # ------------------------------------------------------------------ a call's life
 
@@ -274,7 +277,9 @@ class Supervisor:
         self._send(call, call.done_frame())
         self.spawner.after_reply(call.pid, self.listener is not None)  # cleanup, next spare's domain: after the reply
         if call.contained:
-            reap_strays(self._keep())  # the zombies of what its cgroup's kill ended
+            # The zombies of what the kill in its cgroup ended. One may still be exiting (it left
+            # the cgroup's list before it became a zombie): then again at the next SIGCHLD.
+            self.orphans_exiting = bool(reap_strays(self._keep()))
 
     def _refuse(self, call, message):
         call.reading = False
