@@ -23,9 +23,9 @@ nothing the skill started outlives the call; "done" is written only after that.
 """
 
 import gc
+import importlib
 import json
 import os
-import socket
 import sys
 
 # The package sits next to this file; say so explicitly, in case Python runs with -P / safe path.
@@ -38,7 +38,7 @@ from skillgate_host.config import HostConfig  # noqa: E402
 # user (a clone under a 0700 home folder).
 from skillgate_host import decorator as _preloaded_decorator  # noqa: E402,F401
 from skillgate_host.confinement import confine_call, confine_host, probe, remove_call_tmp  # noqa: E402
-from skillgate_host.discovery import find_skills, import_one_file, import_skill_files  # noqa: E402
+from skillgate_host.discovery import find_functions, import_one_file, import_skill_files  # noqa: E402
 from skillgate_host.isolation import discover_isolated  # noqa: E402
 from skillgate_host.skill_process import apply_limits, drop_privileges  # noqa: E402
 from skillgate_host.supervisor import MAX_REQUEST_BYTES, Supervisor  # noqa: E402
@@ -73,7 +73,7 @@ def mode_call(cfg):
     if errors:
         write_frame(REAL_STDOUT, error_done(f"{file}: {errors[0]['error']}"))
         return
-    functions, _, _ = find_skills(modules)
+    functions = find_functions(modules)
     func = functions.get(request.get("skill"))
     args = request.get("args") or {}
     if func is None or not isinstance(args, dict):
@@ -93,6 +93,8 @@ def read_request(fd):
 
 
 def mode_serve(cfg):
+    import socket
+
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(cfg.socket)
     listener.listen(128)
@@ -109,12 +111,30 @@ def mode_serve(cfg):
         before_each=lambda file: write_frame(REAL_STDOUT, importing_frame(file)),
     )
     write_frame(REAL_STDOUT, importing_frame(None))
-    functions, entries, _ = find_skills(modules)
+    functions = find_functions(modules)
     # Forked children share the host's pages copy-on-write; keep the collector off them.
     gc.freeze()
     supervisor = Supervisor(functions, cfg)
-    write_frame(REAL_STDOUT, ready_frame(os.getpid(), [e["name"] for e in entries], errors))
+    write_frame(REAL_STDOUT, ready_frame(os.getpid(), list(functions), errors))
     supervisor.serve(listener, 0)
+
+
+# Modules the host package imports where it first needs them, not at start: a cold call would
+# pay for each at every start (inspect and typing alone, some 5 ms), mostly for nothing.
+LATER = ("inspect", "typing", "shutil", "traceback")
+# What the warm host uses, loaded once for every skill process forked from it.
+WARM = ("socket", "shutil", "traceback", "skillgate_host.zygote")
+
+
+def preload(mode, run_as):
+    """Imports now what `mode` would import later. Once SKILL_RUN_AS dropped our privileges the
+    interpreter's own files may be out of reach (a pyenv under /root, a checkout under a 0700
+    home): a host that drops them loads everything it may need first."""
+    names = WARM if mode == "serve" else ()
+    if run_as or mode == "discover":
+        names += LATER
+    for name in names:
+        importlib.import_module(name)
 
 
 def main():
@@ -124,6 +144,7 @@ def main():
         write_frame(1, probe())
         return
     cfg = HostConfig.from_json(json.loads(sys.argv[2]))
+    preload(mode, cfg.run_as)
     # Skill code may print at import time; frames go to a private copy of the original stdout.
     REAL_STDOUT = os.dup(1)
     os.dup2(2, 1)

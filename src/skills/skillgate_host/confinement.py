@@ -17,10 +17,8 @@ entry beside the path gets full rights, and the protected path itself gets nothi
 
 import contextlib
 import os
-import shutil
 import stat
 import sys
-import tempfile
 
 from . import landlock
 
@@ -214,7 +212,10 @@ def confine_call(cfg):
 def _use_tmp(tmp):
     for key in ("TMPDIR", "TMP", "TEMP"):
         os.environ[key] = tmp
-    tempfile.tempdir = None
+    # tempfile caches its folder on first use; not imported yet, it reads TMPDIR when it is.
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        setattr(tempfile, "tempdir", None)
 
 
 def call_tmp(cfg, pid):
@@ -226,6 +227,8 @@ def remove_call_tmp(cfg, pid):
     no other call can reach the folder meanwhile, its domain grants only its own)."""
     if not active(cfg):
         return
+    import shutil  # here, after the reply: a cold call does not pay for the import before it
+
     entry = _call_dirs.pop(pid, None)
     if entry is None:
         shutil.rmtree(call_tmp(cfg, pid), ignore_errors=True)

@@ -1,14 +1,17 @@
-"""Discovery: import skill files, find the skills in them, derive JSON schemas from signatures."""
+"""Discovery: import skill files, find the skills in them, derive JSON schemas from signatures.
+
+Only discovery derives schemas. The warm host and a cold call need the functions by name, the same
+choice discovery made (find_functions), which takes inspect and typing only for a name defined
+twice: those two imports (with ast, dis, tokenize) are some 5 ms of every cold call's start.
+"""
 
 import importlib.util
-import inspect
 import json
 import os
 import re
 import signal
 import sys
 import types
-import typing
 
 from .ownership import forwarded_function, owned_by, renamed
 from .wire import describe_exception
@@ -79,8 +82,45 @@ def find_skills(modules):
     return merge_skills((file, *skills_in_module(file, module)) for file, module in modules.items())
 
 
+def find_functions(modules):
+    """The functions by name that find_skills returns, without registry entries. A skill whose
+    schema cannot be derived is left out of the registry, and so cannot be called; only where
+    that changes which definition a name gets (one defined twice) is the schema derived."""
+    candidates = [(name, obj, forwarded) for file, module in modules.items() for name, obj, forwarded in named_skills(file, module)[0]]
+    seen = {}
+    for name, _, _ in candidates:
+        seen[name] = seen.get(name, 0) + 1
+    functions = {}
+    for name, obj, forwarded in candidates:
+        if name in functions or (seen[name] > 1 and not parameters_of(forwarded or obj)[2]):
+            continue
+        functions[name] = obj
+    return functions
+
+
 def skills_in_module(file, module):
     """([(entry, function)], warnings) of one imported file, before any check across files."""
+    named, warnings = named_skills(file, module)
+    found = []
+    for name, obj, forwarded in named:
+        parameters, notes, usable = parameters_of(forwarded or obj)
+        warnings.extend(f"{file}: skill {name!r}: {n}" for n in notes)
+        if not usable:
+            continue
+        found.append(({
+            "name": name,
+            "description": description_of(obj, name, forwarded),
+            "parameters": parameters,
+            "file": file,
+            "requiresApproval": bool(getattr(obj, "requires_approval", False)),
+            "network": bool(getattr(obj, "network", False)),
+        }, obj))
+    return found, warnings
+
+
+def named_skills(file, module):
+    """([(name, function, forwarded)], warnings): the skills this file defines, by the name they
+    are called by (forwarded: the function a pass-through wrapper stands for, or None)."""
     found, warnings = [], []
     for attr, obj in list(vars(module).items()):
         if not _marked_as_skill(obj):
@@ -98,18 +138,7 @@ def skills_in_module(file, module):
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
             warnings.append(f"{file}: skill {name!r} skipped: its name must be a Python identifier of at most 64 characters")
             continue
-        parameters, notes, usable = parameters_of(forwarded or obj)
-        warnings.extend(f"{file}: skill {name!r}: {n}" for n in notes)
-        if not usable:
-            continue
-        found.append(({
-            "name": name,
-            "description": description_of(obj, name, forwarded),
-            "parameters": parameters,
-            "file": file,
-            "requiresApproval": bool(getattr(obj, "requires_approval", False)),
-            "network": bool(getattr(obj, "network", False)),
-        }, obj))
+        found.append((name, obj, forwarded))
     return found, warnings
 
 
@@ -141,6 +170,8 @@ def description_of(func, name, forwarded=None):
     text = getattr(func, "description", None)
     if isinstance(text, str) and text.strip():
         return " ".join(text.split())
+    import inspect
+
     doc = inspect.getdoc(func) or (inspect.getdoc(forwarded) if forwarded is not None else None) or ""
     first = doc.strip().split("\n\n")[0]
     return " ".join(first.split()) or name.replace("_", " ")
@@ -152,6 +183,8 @@ NONE_TYPE = type(None)
 
 def type_schema(annotation):
     """JSON schema of one annotation, or None when unsupported."""
+    import typing
+
     if annotation in PRIMITIVES:
         return {"type": PRIMITIVES[annotation]}
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -179,6 +212,9 @@ def type_schema(annotation):
 
 def parameters_of(func):
     """(JSON schema, warnings, usable). Unsupported optional parameters are hidden; required ones skip the skill."""
+    import inspect
+    import typing
+
     schema = {"type": "object", "properties": {}, "required": [], "additionalProperties": False}
     notes = []
     try:

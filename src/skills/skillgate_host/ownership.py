@@ -10,12 +10,12 @@ defined in this file.
 """
 
 import functools
-import inspect
 import os
 import types
 
 MAX_DEPTH = 4  # decorators nest a few levels at most
 MAX_VISITED = 64  # bounds the walk over closures and attributes of odd callables
+CO_VARKEYWORDS = 0x08  # inspect.CO_VARKEYWORDS, without importing inspect (see discovery.py)
 
 
 def owned_by(obj, module):
@@ -97,7 +97,7 @@ def forwarded_function(obj, module):
     if not isinstance(obj, types.FunctionType) or hasattr(obj, "__wrapped__"):
         return None
     code = obj.__code__
-    if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & inspect.CO_VARKEYWORDS:
+    if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & CO_VARKEYWORDS:
         return None  # parameters of its own are the skill's; without **kwargs it forwards none
     here = _normalize(getattr(module, "__file__", None))
     inner = []

@@ -6,7 +6,6 @@ import os
 import resource
 import signal
 import sys
-import traceback
 
 from .confinement import confine_call, rule_fds
 from .log import limit_name, warn
@@ -141,6 +140,8 @@ def _run(prepare, result_w, cfg):
         result = {"ok": True, "value": render_value(value, cfg["maxOutputBytes"])}
         code = 0
     except BaseException as err:
+        import traceback  # only when a skill failed (a warm host has it loaded already: host.py)
+
         result = {"ok": False, "error": describe_exception(err), "trace": traceback.format_exc()[-8000:]}
     try:
         sys.stdout.flush()

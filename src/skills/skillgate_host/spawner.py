@@ -9,7 +9,6 @@ from .cgroup import slots_from
 from .confinement import active, forked, prepare_call, prepared, remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
-from .zygote import Zygote
 
 
 class Spare:
@@ -34,6 +33,8 @@ class Spawner:
 
     def start_zygote(self):
         """A warm host: its spares are forked by a zygote from now on (see zygote.py)."""
+        from .zygote import Zygote  # a warm host's only (host.py loads it before dropping privileges)
+
         try:
             self.zygote = Zygote(self.host_pid, self.functions, self.cfg, self.slots)
         except OSError:

@@ -1,15 +1,14 @@
 """HostConfig against the TypeScript HostConfig, through the shared example (test/skills/protocol.test.ts
 checks the same file has exactly the TypeScript fields)."""
 
-import dataclasses
 import unittest
 
-from _paths import protocol_example
+from _paths import HOST_DIR, protocol_example
 from skillgate_host.config import CgroupSlot, HostCgroupConfig, HostConfig, HostConfine, SkillLimits, json_key
 
 
 def json_keys(cls):
-    return sorted(json_key(f.name) for f in dataclasses.fields(cls))
+    return sorted(json_key(f.name) for f in cls.fields())
 
 
 class HostConfigTest(unittest.TestCase):
@@ -62,6 +61,23 @@ class HostConfigTest(unittest.TestCase):
             with self.subTest(message=message), self.assertRaises(ValueError) as raised:
                 HostConfig.from_json(data)
             self.assertIn(message, str(raised.exception))
+
+    def test_built_in_code_like_a_dataclass(self):
+        limits = SkillLimits(cpu_seconds=1, as_bytes=2, open_files=3, file_bytes=4, processes=5)
+        self.assertEqual(limits.get("fileBytes"), 4)
+        with self.assertRaises(TypeError):
+            SkillLimits(cpu_seconds=1)
+        with self.assertRaises(TypeError):
+            SkillLimits(cpu_seconds=1, as_bytes=2, open_files=3, file_bytes=4, processes=5, surprise=6)
+
+    def test_imports_neither_dataclasses_nor_typing(self):
+        # What a cold call pays for at every start (see the module's docstring).
+        import subprocess
+        import sys
+
+        probe = "import sys; import skillgate_host.config; print(sorted({'dataclasses', 'typing', 'inspect'} & set(sys.modules)))"
+        out = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, check=True, env={"PYTHONPATH": HOST_DIR})
+        self.assertEqual(out.stdout.strip(), "[]")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import unittest
 
 import _paths  # puts the host package on sys.path
 from skillgate_host.decorator import skill
-from skillgate_host.discovery import find_skills, import_skill_files, param_docs, parameters_of, type_schema
+from skillgate_host.discovery import find_functions, find_skills, import_skill_files, param_docs, parameters_of, type_schema
 
 FORMS = os.path.join(_paths.ROOT, "test", "fixtures", "skills-decorators")  # the TypeScript test runs them too
 
@@ -28,6 +28,9 @@ class DiscoveryTest(unittest.TestCase):
                     f.write(source)
             modules, errors = import_skill_files(directory, 5)
             functions, entries, warnings = find_skills(modules)
+            # What the warm host and a cold call use: the same choice, by name.
+            found = find_functions(modules)
+            self.assertEqual({n: f for n, f in found.items() if n in functions}, functions)
         return functions, {e["name"]: e for e in entries}, errors, warnings
 
     def test_both_decorator_forms_in_one_folder(self):
@@ -56,6 +59,14 @@ class DiscoveryTest(unittest.TestCase):
         self.assertEqual(entries["add"]["file"], "a.py")
         self.assertEqual(len(warnings), 1)
         self.assertIn("duplicate skill name 'add'", warnings[0])
+
+    def test_a_name_defined_twice_runs_the_definition_discovery_listed(self):
+        # The first "greet" has a parameter no schema can express: discovery lists the second.
+        first = "from skillgate_host.decorator import skill\n\n@skill('first')\ndef greet(x: complex):\n    return 'first'\n"
+        second = "from skillgate_host.decorator import skill\n\n@skill('second')\ndef greet(name: str):\n    return 'second'\n"
+        functions, entries, _, _ = self.discover({"a.py": first, "b.py": second})
+        self.assertEqual(entries["greet"]["file"], "b.py")
+        self.assertEqual(functions["greet"](name="x"), "second")
 
 
 class DecoratorTest(unittest.TestCase):
