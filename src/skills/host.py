@@ -31,7 +31,12 @@ import sys
 # The package sits next to this file; say so explicitly, in case Python runs with -P / safe path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from skillgate_host.cgroup import slots_from  # noqa: E402 (the path above comes first)
+from skillgate_host.site_paths import add_site_packages  # noqa: E402 (the path above comes first)
+
+if sys.flags.no_site:  # started with -S, as the gateway does: see skillgate_host/site_paths.py
+    add_site_packages()
+
+from skillgate_host.cgroup import slots_from  # noqa: E402
 from skillgate_host.config import HostConfig  # noqa: E402
 # Skill files import the shipped decorator; importing it here, before SKILL_RUN_AS drops our
 # privileges, serves their import from sys.modules even when the checkout is not readable by that

@@ -35,7 +35,7 @@ export function describeLandlock(e: LandlockEnforcement): string {
 /** The kernel's Landlock ABI as host.py sees it: 0 when there is none (or the probe failed). */
 export function probeLandlock(python: string, hostScript: string): Promise<number> {
   return new Promise((resolve) => {
-    execFile(python, ['-B', hostScript, 'probe', '{}'], { timeout: 15_000, env: { PATH: '/usr/bin:/bin' } }, (err, out) => {
+    execFile(python, ['-B', '-S', hostScript, 'probe', '{}'], { timeout: 15_000, env: { PATH: '/usr/bin:/bin' } }, (err, out) => {
       if (err) return resolve(0);
       try {
         resolve(Number((JSON.parse(String(out).trim()) as { abi: unknown }).abi) || 0);

@@ -71,7 +71,9 @@ export class HostLauncher {
     };
     const lease = this.#lease(mode === 'serve' ? o.maxConcurrency + 1 : 1);
     if (lease) config.cgroups = lease.config;
-    const { command, args } = o.sandbox.wrap(o.python, ['-B', o.hostScript, mode, JSON.stringify(config)], {
+    // -B: no bytecode written (python.ts compiles the package once); -S: no `site` at start, whose
+    // .pth lines would run code before the host confines itself (skillgate_host/site_paths.py).
+    const { command, args } = o.sandbox.wrap(o.python, ['-B', '-S', o.hostScript, mode, JSON.stringify(config)], {
       workspace: o.workspaceDir,
       // The checkout and HOME too: out of reach even when nested in the workspace.
       hidden: [...o.hidden, path.resolve(path.dirname(o.hostScript), '../..'), ...(o.env.HOME ? [o.env.HOME] : [])],

@@ -1,0 +1,75 @@
+"""The interpreter's site-packages on sys.path, without running the code in its .pth files.
+
+The gateway starts every host with `python3 -S` (src/skills/launcher.ts): no `site` at start. What
+`site` would do at start is, for skill code, only this: put the site-packages folders on sys.path,
+with the folders their .pth files name (editable installs). What it also does is run each .pth line
+that starts with `import`, before the host confines itself. On a machine whose .pth files import
+much (a CA-bundle hook that imports certifi, setuptools' distutils hook), that was measured here
+at some 20 ms of every cold call's start, and `threading` and `random` imported by them made every
+forked skill process copy some 150 more pages at birth (their fork hooks run in each child).
+Those lines are not run: a package that needs one at start (an old-style namespace package's
+`-nspkg.pth`) is importable but without that side effect. The user's own site-packages is left out
+as it is with `site` under SKILL_RUN_AS: HOME is out of a skill's reach.
+"""
+
+import os
+import sys
+
+
+def add_site_packages():
+    """Appends each existing site-packages folder and the paths its .pth files list: a virtual
+    environment's (SKILL_PYTHON=/path/to/venv/bin/python) and, when its pyvenv.cfg says so or
+    there is none, the interpreter's own."""
+    import site  # its module only: with -S, importing it does not run main()
+
+    for folder in site.getsitepackages(site_prefixes()):
+        if os.path.isdir(folder) and folder not in sys.path:
+            sys.path.append(folder)
+            sys.path.extend(pth_paths(folder))
+
+
+def site_prefixes():
+    """The prefixes `site` would take site-packages from, found the way site.venv() finds a
+    virtual environment (its pyvenv.cfg next to the executable or one folder up). Sets
+    sys.prefix to the environment, as site does."""
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    venv = os.path.dirname(exe_dir)
+    conf = next((c for c in (os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(venv, "pyvenv.cfg")) if os.path.isfile(c)), None)
+    if conf is None:
+        return [sys.prefix, sys.exec_prefix]
+    system_site = True
+    try:
+        with open(conf, encoding="utf-8") as f:
+            for line in f:
+                key, sep, value = line.partition("=")
+                if sep and key.strip().lower() == "include-system-site-packages":
+                    system_site = value.strip().lower() == "true"
+    except OSError:
+        pass
+    base = [sys.prefix, sys.exec_prefix]
+    sys.prefix = sys.exec_prefix = venv
+    return [venv, *base] if system_site else [venv]
+
+
+def pth_paths(folder):
+    """The folders that `folder`'s .pth files list (those that exist, once each, not yet on
+    sys.path), in site's order: files by name, lines in order, `import` lines skipped."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".pth") and not n.startswith("."))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue  # site skips an unreadable .pth the same way
+        for line in lines:
+            line = line.strip()
+            if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
+                continue
+            path = os.path.abspath(os.path.join(folder, line))
+            if os.path.isdir(path) and path not in sys.path and path not in found:
+                found.append(path)
+    return found
