@@ -3,6 +3,7 @@
 A package with a name no skill file will take, because SKILLS_DIR is on sys.path too:
   wire          the protocol: every frame and line host.py writes and reads (JSON lines)
   config        HostConfig, the typed config host.py is started with
+  site_paths    site-packages on sys.path for a host started with -S (no .pth code run)
   decorator     the `skill` decorator skill files may import
   log           the host's own warnings (a limit that could not be set), on stderr
   discovery     importing skill files, schemas from signatures
