@@ -41,7 +41,10 @@ const DEFAULT_TIERING_BUDGET = 1_800_000;
  */
 const START_UP_TIERING_BUDGET = 50_000_000;
 
-/** An operator who set a flag on the command line keeps it, at start-up too. */
+/**
+ * An operator who set a flag on the command line keeps it, at start-up too. The command line is
+ * the only place for them: Node refuses both in NODE_OPTIONS ("is not allowed in NODE_OPTIONS").
+ */
 const operatorSet = (flag: string) => process.execArgv.some((arg) => arg.includes(flag));
 const holdGrowth = !operatorSet('semi-space-growth-factor');
 const holdTierUp = !operatorSet('wasm-tiering-budget');
