@@ -39,6 +39,26 @@ def daemon():
     time.sleep(0.3)
     return "left a daemon"
 
+@skill("A child born into another cgroup (clone3 with an O_PATH folder: Landlock does not check O_PATH), in its own session")
+def escape_cgroup(target: str):
+    import ctypes
+    folder = os.open(target, os.O_PATH | os.O_DIRECTORY)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    class CloneArgs(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint64) for n in ("flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls", "set_tid", "set_tid_size", "cgroup")]
+    args = CloneArgs(flags=0x200000000, exit_signal=signal.SIGCHLD, cgroup=folder)
+    pid = libc.syscall(435, ctypes.byref(args), ctypes.c_size_t(ctypes.sizeof(args)))
+    if pid == 0:
+        os.setsid()
+        _note("escaped.pid", os.getpid())
+        time.sleep(3600)
+        os._exit(0)
+    if pid < 0:
+        return "clone3 refused: " + os.strerror(ctypes.get_errno())
+    time.sleep(0.3)
+    return "escaped"
+
 @skill("A grandchild kills the skill host, then lives on")
 def kill_host():
     host = os.getppid()
@@ -153,6 +173,18 @@ for (const mode of MODES) {
       t.ok(await eventually(() => !alive(pid), 30), `daemon ${pid} is gone`);
       // A warm host is the daemon's subreaper: it reaps what its call's cgroup killed, no zombie.
       if (mode === 'warm') t.ok(await eventually(() => !fs.existsSync(`/proc/${pid}`), 30), `daemon ${pid} reaped`);
+    });
+
+    const cgroup2 = detectCgroups().hierarchies.find((h) => h.version === 2)?.dir;
+    t.test('a child that moved itself to another cgroup is killed before the reply', { skip: cgroup2 ? false : 'no cgroup2 hierarchy here' }, async (t) => {
+      // Outside the slot nothing of the slot's kill reaches it: the host's search for what a call
+      // left (it is the subreaper of every call) must, before the done frame.
+      const target = cgroup2!;
+      const result = await runtime.run('escape_cgroup', { target });
+      if (result.output.startsWith('clone3 refused')) return t.pass(`no escape: the kernel refused the move here (${result.output})`);
+      t.equal(result.output, 'escaped');
+      const pid = readPid(workspace, 'escaped.pid');
+      t.notOk(fs.existsSync(`/proc/${pid}`), `${pid}, born in ${target}, was killed and reaped before the reply`);
     });
 
     t.test('the slots whose leftovers were killed serve the calls after them', async (t) => {

@@ -16,7 +16,7 @@ class Call:
     __slots__ = (
         "chan_in", "chan_out", "owns_channel", "reading", "request", "outbox", "done",
         "pid", "pipes", "stdout", "stdout_truncated", "result", "status", "deadline", "drain_until",
-        "oom", "contained",
+        "oom",
     )
 
     def __init__(self, chan_in, chan_out, owns_channel):
@@ -35,7 +35,6 @@ class Call:
         self.status = None  # wait status, once the skill process is reaped
         self.deadline = math.inf  # backstop kill if the gateway never asks for it
         self.drain_until = math.inf  # after exit: how long an escaped writer may hold the pipes
-        self.contained = False  # its cgroup was emptied, and nothing of it could leave the cgroup
         self.oom = False  # the call's cgroup hit its memory limit and the kernel killed in it
 
     def lines_after_request(self, data):

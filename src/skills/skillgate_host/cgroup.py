@@ -32,7 +32,7 @@ KILL_ROUNDS = 100  # a fork bomb may add members while we kill: bounded, 5 ms ap
 
 
 class Slot:
-    __slots__ = ("threads", "dir_fd", "procs_fd", "list_fd", "oom_fd", "oom_seen", "emptied", "live_list")
+    __slots__ = ("threads", "dir_fd", "procs_fd", "list_fd", "oom_fd", "oom_seen", "emptied")
 
     def __init__(self, spec):
         self.threads = list(spec["threads"])
@@ -42,10 +42,6 @@ class Slot:
         self.oom_fd = spec.get("oom")
         self.oom_seen = 0
         self.emptied = False  # seen empty by end(), and nothing can enter a free slot: no recheck
-        # The gateway lends cgroup2's cgroup.procs as the list when there is a cgroup2 folder: read
-        # afresh every time. A cgroup v1 list read again through one descriptor may be a second
-        # old, so there "empty" is a hint (the host still looks for strays), not a fact.
-        self.live_list = self.dir_fd is not None
 
     def fork(self):
         """Forks a process that is in this slot's cgroup2 folder from birth when the kernel lets us;
@@ -131,16 +127,15 @@ class Slots:
 
     def end(self, pid):
         """The call of skill process `pid` is over: kill what is left in its slot and free it.
-        (oom, emptied): oom when the memory controller killed something of this call (it hit the
-        limit), emptied when nothing of it is left in the slot (seen in a live list)."""
+        True when the memory controller killed something of this call (it hit the limit)."""
         slot = self.used.pop(pid, None)
         if slot is None:
-            return False, False
+            return False
         slot.emptied = slot.kill()
         kills = slot.oom_kills()
         oom, slot.oom_seen = kills > slot.oom_seen, kills
         self.free.append(slot)
-        return oom, slot.emptied and slot.live_list
+        return oom
 
 
 def slots_from(cfg):

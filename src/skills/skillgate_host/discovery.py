@@ -83,9 +83,10 @@ def find_skills(modules):
 
 
 def find_functions(modules):
-    """The functions by name that find_skills returns, without registry entries. A skill whose
-    schema cannot be derived is left out of the registry, and so cannot be called; only where
-    that changes which definition a name gets (one defined twice) is the schema derived."""
+    """The functions by name, for the names find_skills returns the same function, without
+    registry entries. Also a skill whose schema cannot be derived, which discovery leaves out of
+    the registry: the gateway calls only what its registry lists, so it is never called. Only
+    where that changes which definition a name gets (one defined twice) is the schema derived."""
     candidates = [(name, obj, forwarded) for file, module in modules.items() for name, obj, forwarded in named_skills(file, module)[0]]
     seen = {}
     for name, _, _ in candidates:

@@ -1,15 +1,19 @@
 """The interpreter's site-packages on sys.path, without running the code in its .pth files.
 
-The gateway starts every host with `python3 -S` (src/skills/launcher.ts): no `site` at start. What
-`site` would do at start is, for skill code, only this: put the site-packages folders on sys.path,
-with the folders their .pth files name (editable installs). What it also does is run each .pth line
-that starts with `import`, before the host confines itself. On a machine whose .pth files import
-much (a CA-bundle hook that imports certifi, setuptools' distutils hook), that was measured here
-at some 20 ms of every cold call's start, and `threading` and `random` imported by them made every
-forked skill process copy some 150 more pages at birth (their fork hooks run in each child).
-Those lines are not run: a package that needs one at start (an old-style namespace package's
-`-nspkg.pth`) is importable but without that side effect. The user's own site-packages is left out
-as it is with `site` under SKILL_RUN_AS: HOME is out of a skill's reach.
+The gateway starts every host with `python3 -S` (src/skills/launcher.ts): no `site` at start.
+What skill code needs of what `site` does at start is done here: the site-packages folders on
+sys.path (a virtual environment's, per its pyvenv.cfg) with the paths their .pth files list, and
+the `exit`, `quit` and `help` builtins. What `site` also does is run each .pth line that starts
+with `import`, before the host confines itself: on this machine a CA-bundle hook that imports
+certifi and setuptools' distutils hook, some 20 ms of every cold call's start, and the
+`threading` and `random` they import made every forked skill process copy some 150 more pages at
+birth (their fork hooks run in each child).
+
+So, compared with `site`: .pth `import` lines are not run, so a package installed in a way that
+needs one (an editable install of setuptools >= 64, meson-python or scikit-build, whose .pth
+installs an import finder; an old-style `-nspkg.pth` namespace package) is not importable in a
+skill; sitecustomize and usercustomize are not run; the user's own site-packages (~/.local) is
+not added (HOME is out of a skill's reach anyway, unless SKILL_SANDBOX=none).
 """
 
 import os
@@ -22,6 +26,8 @@ def add_site_packages():
     there is none, the interpreter's own."""
     import site  # its module only: with -S, importing it does not run main()
 
+    site.setquit()  # exit() and quit(), which skill code calls as in any script
+    site.sethelper()
     for folder in site.getsitepackages(site_prefixes()):
         if os.path.isdir(folder) and folder not in sys.path:
             sys.path.append(folder)
@@ -66,10 +72,10 @@ def pth_paths(folder):
         except (OSError, UnicodeDecodeError):
             continue  # site skips an unreadable .pth the same way
         for line in lines:
-            line = line.strip()
+            line = line.rstrip()
             if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
                 continue
             path = os.path.abspath(os.path.join(folder, line))
-            if os.path.isdir(path) and path not in sys.path and path not in found:
+            if os.path.exists(path) and path not in sys.path and path not in found:  # a folder or a zipped egg
                 found.append(path)
     return found

@@ -140,9 +140,7 @@ def _run(prepare, result_w, cfg):
         result = {"ok": True, "value": render_value(value, cfg["maxOutputBytes"])}
         code = 0
     except BaseException as err:
-        import traceback  # only when a skill failed (a warm host has it loaded already: host.py)
-
-        result = {"ok": False, "error": describe_exception(err), "trace": traceback.format_exc()[-8000:]}
+        result = {"ok": False, "error": describe_exception(err), "trace": _trace()}
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -150,6 +148,18 @@ def _run(prepare, result_w, cfg):
         pass
     write_frame(result_w, result)
     os._exit(code)
+
+
+def _trace():
+    """The failed skill's traceback. Imported here, only when a skill failed (a warm host has it
+    loaded already: host.py); the import itself can fail (a skill that used up its descriptors
+    under RLIMIT_NOFILE): then the error goes without its trace."""
+    try:
+        import traceback
+
+        return traceback.format_exc()[-8000:]
+    except Exception:
+        return ""
 
 
 def render_value(value, cap):

@@ -6,7 +6,7 @@ import os
 import signal
 
 from .cgroup import slots_from
-from .confinement import active, forked, prepare_call, prepared, remove_call_tmp
+from .confinement import forked, prepare_call, prepared, remove_call_tmp
 from .reaper import leader_exited
 from .skill_process import run_skill, run_spare
 
@@ -48,6 +48,13 @@ class Spawner:
     @property
     def zygote_pid(self):
         return self.zygote.pid if self.zygote is not None else None
+
+    def known_pids(self):
+        """The zygote's and the spare's pids as far as known now (no wait for the zygote)."""
+        pids = [self.zygote.pid] if self.zygote is not None else []
+        if self.spare is not None and self.spare.pid is not None:
+            pids.append(self.spare.pid)
+        return pids
 
     @property
     def spare_pid(self):
@@ -179,15 +186,9 @@ class Spawner:
             prepare_call(self.cfg)
 
     def end(self, pid):
-        """Skill process `pid` was reaped: kill what is left of its call in its cgroup. Returns
-        (oom, contained): oom when the call went over its memory limit; contained when its slot
-        was emptied and nothing of the call can have left it, so there is nothing of it to look
-        for outside (under Landlock a call reaches no cgroup file and cannot mount one, and it
-        holds no cgroup descriptor: skill_process.confine closed them)."""
-        if self.slots is None:
-            return False, False
-        oom, emptied = self.slots.end(pid)
-        return oom, emptied and active(self.cfg)
+        """Skill process `pid` was reaped: kill what is left of its call in its cgroup. True when
+        the call went over its memory limit."""
+        return self.slots.end(pid) if self.slots is not None else False
 
     def _fork(self, body):
         """Forks a skill process running body(out_w, result_w); returns (pid, out_r, result_r)."""

@@ -20,7 +20,7 @@ import signal
 import time
 
 from .call import READ, WRITE, Call
-from .reaper import kill_group, kill_strays, leader_exited, reap_strays
+from .reaper import kill_group, kill_strays, leader_exited, list_children
 from .skill_process import PR_SET_CHILD_SUBREAPER, prctl
 from .spawner import Spawner
 from .wire import encode_frame, error_done, is_kill, parse_request, start_frame
@@ -40,7 +40,6 @@ class Supervisor:
         self.running = {}  # unreaped skill process pid -> its call
         self.spawner = Spawner(functions, cfg)
         self.listener = None
-        self.orphans_exiting = False  # orphans of a contained call, killed but not yet reaped
         # Orphans of finished calls become our children, so nothing a skill started outlives it.
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -208,8 +207,6 @@ class Supervisor:
             if leader_exited(pid):
                 self._reap(call)
         self.spawner.check_spare()
-        if self.orphans_exiting:
-            self.orphans_exiting = bool(reap_strays(self._keep()))
 
     # ------------------------------------------------------------------ a call's life
 
@@ -230,6 +227,19 @@ class Supervisor:
             os.set_blocking(fd, False)
             self.sel.register(fd, READ, (self._on_pipe, call))
         self._send(call, start_frame(pid))
+
+    def _left_behind(self):
+        """Whether we have a child that is none of the ones we keep: something a finished call
+        left (alive or not yet reaped). Exact, and no search when nothing is: every live process a
+        call started is our child once its skill process is reaped (the skill process was the
+        subreaper of its own tree, and its orphans came to us when it exited), or a descendant of
+        one that is. It holds whatever the call did, a cgroup left by clone3 included. Unlike
+        _keep() it does not wait for the zygote's word on the spare it may be forking now (up to
+        a millisecond on the call's latency): a spare not yet known counts as left behind, and
+        the search that follows waits for it."""
+        known = set(self.running)
+        known.update(self.spawner.known_pids())
+        return any(pid not in known for pid in list_children())
 
     def _keep(self):
         """Our children that are not strays: the running skill processes, the spare, the zygote."""
@@ -255,14 +265,11 @@ class Supervisor:
             pass
         _, call.status = os.waitpid(pid, 0)
         del self.running[pid]
-        call.oom, call.contained = self.spawner.end(pid)  # its cgroup: everything the call started, at once
-        if not call.contained:
+        call.oom = self.spawner.end(pid)  # its cgroup: everything the call started, at once
+        if self._left_behind():
             kill_group(pid, self._keep())  # whatever it left in its group, reparented to us
             # Orphans that left the group (setsid) came to us too; they may hold the pipes open.
             kill_strays(self._keep())
-        # Contained: all of it is dead already; its orphans, our children now, are reaped after
-        # the reply. Looking for strays first would wait for the zygote's word on the next spare
-        # (_keep), up to a millisecond on the call's latency when the zygote was slow to run.
         call.drain_until = time.monotonic() + DRAIN_S
         if not call.pipes:
             self._finish(call)
@@ -276,10 +283,6 @@ class Supervisor:
         call.done = True
         self._send(call, call.done_frame())
         self.spawner.after_reply(call.pid, self.listener is not None)  # cleanup, next spare's domain: after the reply
-        if call.contained:
-            # The zombies of what the kill in its cgroup ended. One may still be exiting (it left
-            # the cgroup's list before it became a zombie): then again at the next SIGCHLD.
-            self.orphans_exiting = bool(reap_strays(self._keep()))
 
     def _refuse(self, call, message):
         call.reading = False

@@ -42,10 +42,11 @@ class VirtualEnvironmentTest(unittest.TestCase):
                 "from skillgate_host.site_paths import add_site_packages\n"
                 "add_site_packages()\n"
                 "import sg_probe_module\n"
-                "print(sg_probe_module.VALUE, sys.prefix == sys.argv[2], 'threading' in sys.modules)\n"
+                "import builtins\n"
+                "print(sg_probe_module.VALUE, sys.prefix == sys.argv[2], 'threading' in sys.modules, callable(getattr(builtins, 'exit', None)))\n"
             )
             out = subprocess.run([python, "-S", "-c", probe, _paths.HOST_DIR, venv], capture_output=True, text=True, check=True).stdout.strip()
-            self.assertEqual(out, "from the venv True False")
+            self.assertEqual(out, "from the venv True False True")
 
 
 if __name__ == "__main__":
