@@ -45,6 +45,7 @@ from skillgate_host import decorator as _preloaded_decorator  # noqa: E402,F401
 from skillgate_host.confinement import confine_call, confine_host, probe, remove_call_tmp  # noqa: E402
 from skillgate_host.discovery import find_functions, import_one_file, import_skill_files  # noqa: E402
 from skillgate_host.isolation import discover_isolated  # noqa: E402
+from skillgate_host.seccomp import refuse_clone3  # noqa: E402
 from skillgate_host.skill_process import apply_limits, drop_privileges  # noqa: E402
 from skillgate_host.supervisor import MAX_REQUEST_BYTES, Supervisor  # noqa: E402
 from skillgate_host.wire import error_done, importing_frame, parse_request, ready_frame, registry_frame, write_frame  # noqa: E402
@@ -60,10 +61,16 @@ def mode_discover(cfg):
     # child joins its cgroup slot, then confines itself again, like a call, before the file's
     # top-level code runs.
     entries, errors, warnings, files = discover_isolated(
-        cfg.dir, cfg.import_timeout_ms / 1000, slots, lambda: confine_call(cfg), lambda pid: remove_call_tmp(cfg, pid)
+        cfg.dir, cfg.import_timeout_ms / 1000, slots, lambda: confine_import_child(cfg), lambda pid: remove_call_tmp(cfg, pid)
     )
     # Keep our real stdout for the registry; skill files may print while being imported.
     write_frame(REAL_STDOUT, registry_frame(entries, errors, warnings, files))
+
+
+def confine_import_child(cfg):
+    """Discovery's import child, before the file's top-level code runs: like a call's process."""
+    refuse_clone3()
+    confine_call(cfg)
 
 
 def mode_call(cfg):

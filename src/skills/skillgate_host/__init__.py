@@ -16,4 +16,5 @@ A package with a name no skill file will take, because SKILLS_DIR is on sys.path
   zygote        the warm host's child that forks its spares, so the host itself never forks
   supervisor    the single-threaded event loop that runs calls (warm host and cold call alike)
   confinement, landlock, cgroup   the sandbox: Landlock domains and per-call cgroups
+  seccomp       clone3 refused to skill code (no child born in another cgroup)
 """

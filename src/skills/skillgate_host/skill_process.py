@@ -9,6 +9,7 @@ import sys
 
 from .confinement import confine_call, rule_fds
 from .log import limit_name, warn
+from .seccomp import refuse_clone3
 from .wire import describe_exception, write_frame
 
 PR_SET_PDEATHSIG = 1
@@ -95,6 +96,7 @@ def confine(host_pid, out_w, result_w, cfg, keep=()):
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     apply_limits(cfg["limits"])
+    refuse_clone3()  # no child of this call born in another cgroup (seccomp.py)
     # The call's own Landlock domain, narrower than the host's: last, before any skill code.
     confine_call(cfg)
 
