@@ -22,8 +22,8 @@ const WANTED = ['memory', 'pids'];
 /**
  * Where per-call cgroups can live: pure cgroup2 with memory and pids delegated (systemd
  * Delegate=yes, Docker with its own cgroup namespace), or the hybrid layout (v1 memory and pids
- * controllers, a controller-less cgroup2 "unified" tree, where a slot's process list is always current and
- * clone3 puts a skill process in its slot at birth).
+ * controllers, a controller-less cgroup2 "unified" tree, where a slot's process list is always
+ * current and clone3 puts a skill process in its slot at birth).
  * Always below the gateway's own cgroup, so whatever limits the machine put on the gateway still
  * hold for its skills.
  */

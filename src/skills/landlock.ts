@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { HOST_PYTHON_FLAGS } from './python.js';
 import type { HostConfine, Sandbox } from './sandbox.js';
 
 /** What a Landlock domain enforces at an ABI level (see skillgate_host/landlock.py). */
@@ -35,7 +36,7 @@ export function describeLandlock(e: LandlockEnforcement): string {
 /** The kernel's Landlock ABI as host.py sees it: 0 when there is none (or the probe failed). */
 export function probeLandlock(python: string, hostScript: string): Promise<number> {
   return new Promise((resolve) => {
-    execFile(python, ['-B', '-S', hostScript, 'probe', '{}'], { timeout: 15_000, env: { PATH: '/usr/bin:/bin' } }, (err, out) => {
+    execFile(python, [...HOST_PYTHON_FLAGS, hostScript, 'probe', '{}'], { timeout: 15_000, env: { PATH: '/usr/bin:/bin' } }, (err, out) => {
       if (err) return resolve(0);
       try {
         resolve(Number((JSON.parse(String(out).trim()) as { abi: unknown }).abi) || 0);

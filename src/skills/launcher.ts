@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { CgroupPool, type HostCgroupConfig, type SlotLease } from './cgroups.js';
 import type { SkillLimits } from './limits.js';
+import { HOST_PYTHON_FLAGS } from './python.js';
 import type { HostConfine, Sandbox } from './sandbox.js';
 
 /** What host.py needs to know (argv, JSON): paths and limits, never a secret or user data. */
@@ -71,9 +72,7 @@ export class HostLauncher {
     };
     const lease = this.#lease(mode === 'serve' ? o.maxConcurrency + 1 : 1);
     if (lease) config.cgroups = lease.config;
-    // -B: no bytecode written (python.ts compiles the package once); -S: no `site` at start, whose
-    // .pth lines would run code before the host confines itself (skillgate_host/site_paths.py).
-    const { command, args } = o.sandbox.wrap(o.python, ['-B', '-S', o.hostScript, mode, JSON.stringify(config)], {
+    const { command, args } = o.sandbox.wrap(o.python, [...HOST_PYTHON_FLAGS, o.hostScript, mode, JSON.stringify(config)], {
       workspace: o.workspaceDir,
       // The checkout and HOME too: out of reach even when nested in the workspace.
       hidden: [...o.hidden, path.resolve(path.dirname(o.hostScript), '../..'), ...(o.env.HOME ? [o.env.HOME] : [])],

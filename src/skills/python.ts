@@ -47,6 +47,13 @@ export async function resolvePython(bin: string, env: Record<string, string>, ru
  * host.py ships next to this file in src/. After `tsc` this module runs from dist/skills/, and
  * tsc does not copy .py files, so it is found in the package's src/skills/ instead.
  */
+/**
+ * How every host.py process is started. -B: no bytecode written (precompileHost compiles the
+ * package once); -S: no `site` at start, whose .pth lines would run code before the host confines
+ * itself (skillgate_host/site_paths.py puts site-packages on sys.path instead).
+ */
+export const HOST_PYTHON_FLAGS = ['-B', '-S'] as const;
+
 export function hostScriptPath(): string {
   const candidates = [new URL('./host.py', import.meta.url), new URL('../../src/skills/host.py', import.meta.url)];
   for (const url of candidates) {

@@ -3,8 +3,9 @@
 The gateway (src/skills/cgroups.ts, unconfined) creates the slot cgroups, sets their limits and
 passes this host, as inherited descriptors, per slot: each cgroup v1 hierarchy's `tasks` and the
 cgroup2 folder and its cgroup.procs (write, see below), one cgroup.procs to read (who is still in
-it) and the memory controller's event file (OOM kills). The host never opens a cgroup path itself: it is
-confined (Landlock, bwrap) before any skill code runs and could not reach /sys/fs/cgroup by name.
+it) and the memory controller's event file (OOM kills). The host never opens a cgroup path
+itself: it is confined (Landlock, bwrap) before any skill code runs and could not reach
+/sys/fs/cgroup by name.
 Writes through these descriptors are checked against the opener's credentials, so a host or skill
 process that dropped to SKILL_RUN_AS can still join its slot.
 

@@ -5,6 +5,7 @@ choice discovery made (find_functions), which takes inspect and typing only for 
 twice: those two imports (with ast, dis, tokenize) are some 5 ms of every cold call's start.
 """
 
+import collections
 import importlib.util
 import json
 import os
@@ -88,9 +89,7 @@ def find_functions(modules):
     the registry: the gateway calls only what its registry lists, so it is never called. Only
     where that changes which definition a name gets (one defined twice) is the schema derived."""
     candidates = [(name, obj, forwarded) for file, module in modules.items() for name, obj, forwarded in named_skills(file, module)[0]]
-    seen = {}
-    for name, _, _ in candidates:
-        seen[name] = seen.get(name, 0) + 1
+    seen = collections.Counter(name for name, _, _ in candidates)
     functions = {}
     for name, obj, forwarded in candidates:
         if name in functions or (seen[name] > 1 and not parameters_of(forwarded or obj)[2]):

@@ -45,21 +45,14 @@ class Spawner:
         if zygote is not None:
             zygote.close()
 
-    @property
-    def zygote_pid(self):
-        return self.zygote.pid if self.zygote is not None else None
-
-    def known_pids(self):
-        """The zygote's and the spare's pids as far as known now (no wait for the zygote)."""
-        pids = [self.zygote.pid] if self.zygote is not None else []
-        if self.spare is not None and self.spare.pid is not None:
-            pids.append(self.spare.pid)
-        return pids
-
-    @property
-    def spare_pid(self):
-        self._settle()
-        return self.spare.pid if self.spare is not None else None
+    def own_pids(self, wait=True):
+        """The zygote's and the spare's pids. wait=False: as far as known now, without waiting
+        for the zygote to report the spare it may be forking (then that one is missing)."""
+        if wait:
+            self._settle()
+        spare_pid = self.spare.pid if self.spare is not None else None
+        zygote_pid = self.zygote.pid if self.zygote is not None else None
+        return [pid for pid in (spare_pid, zygote_pid) if pid is not None]
 
     def fork_for(self, func, args):
         """A skill process for a call already received: (pid, stdout read end, result read end)."""

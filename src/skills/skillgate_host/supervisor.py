@@ -237,17 +237,12 @@ class Supervisor:
         _keep() it does not wait for the zygote's word on the spare it may be forking now (up to
         a millisecond on the call's latency): a spare not yet known counts as left behind, and
         the search that follows waits for it."""
-        known = set(self.running)
-        known.update(self.spawner.known_pids())
-        return any(pid not in known for pid in list_children())
+        keep = self._keep(wait=False)
+        return any(pid not in keep for pid in list_children())
 
-    def _keep(self):
+    def _keep(self, wait=True):
         """Our children that are not strays: the running skill processes, the spare, the zygote."""
-        keep = set(self.running)
-        for pid in (self.spawner.spare_pid, self.spawner.zygote_pid):
-            if pid is not None:
-                keep.add(pid)
-        return keep
+        return {*self.running, *self.spawner.own_pids(wait)}
 
     def _kill(self, call):
         """Kills the group of a live skill process; its exit then ends the call as usual."""
