@@ -4,8 +4,20 @@ import type Database from 'better-sqlite3';
  * The inbox database schema and the statements the store runs over it. `seq` (AUTOINCREMENT, never reused even after pruning) is the
  * insertion order the dispatcher follows; `update_id` is Telegram's id and the dedupe key.
  * Done rows keep only their id (payload dropped) until the dedupe window passes.
+ *
+ * The indexes are keyed on `finished_at`, not `state` (version 2, issue 16): SQLite rewrites a
+ * partial index entry whenever an UPDATE sets a column its WHERE names, even when the row stays
+ * in the index. Keyed on `state`, each claim and replied mark (accepted -> processing -> replied)
+ * cost two index writes for nothing, about half of an update's SQLite time. `finished_at` is NULL
+ * exactly while a row is open (accepted, processing, replied) and is set once, by done or failed,
+ * so only the insert and the final mark touch an index. Queries for open rows name both, so the
+ * planner can use the index. Version 1's `updates_finished` on (state, finished_at) was never
+ * used by the planner (`state = 'done'` does not imply its `state IN (...)`); pruning scanned the
+ * table.
  */
 export const OPEN_STATES_SQL = `('accepted', 'processing', 'replied')`;
+/** What a query for open rows says, so that SQLite can use `updates_unfinished`. */
+const OPEN_ROW_SQL = `state IN ${OPEN_STATES_SQL} AND finished_at IS NULL`;
 
 export const INBOX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS updates (
@@ -20,13 +32,16 @@ CREATE TABLE IF NOT EXISTS updates (
   finished_at     INTEGER,
   last_error      TEXT
 );
-CREATE INDEX IF NOT EXISTS updates_open ON updates (seq) WHERE state IN ${OPEN_STATES_SQL};
-CREATE INDEX IF NOT EXISTS updates_finished ON updates (state, finished_at) WHERE state IN ('done', 'failed');
+DROP INDEX IF EXISTS updates_open;
+DROP INDEX IF EXISTS updates_finished;
+CREATE INDEX IF NOT EXISTS updates_unfinished ON updates (seq) WHERE finished_at IS NULL;
+CREATE INDEX IF NOT EXISTS updates_finished_at ON updates (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS updates_failed ON updates (finished_at) WHERE state = 'failed';
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 `;
 
 /** Prepared once per connection; the store is their only user. */
@@ -44,16 +59,16 @@ export function prepareStatements(db: Database.Database) {
       `INSERT OR IGNORE INTO updates (update_id, chat_id, state, accepted_at, finished_at) VALUES (?, ?, 'done', ?, ?)`,
     ),
     exists: db.prepare(`SELECT 1 FROM updates WHERE update_id = ?`).pluck(),
-    countOpen: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE state IN ${OPEN_STATES_SQL}`),
+    countOpen: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE ${OPEN_ROW_SQL}`),
     countFailed: db.prepare(`SELECT COUNT(*) AS n FROM updates WHERE state = 'failed'`),
     openSince: db.prepare(
       `SELECT seq, update_id AS updateId, chat_id AS chatId, state, attempts, next_attempt_at AS nextAttemptAt
-         FROM updates WHERE state IN ${OPEN_STATES_SQL} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+         FROM updates WHERE ${OPEN_ROW_SQL} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
     ),
     maxSeq: db.prepare(`SELECT MAX(seq) FROM updates`).pluck(),
     // Open rows in seq order (the partial index) until the first never-claimed one.
     oldestUnclaimed: db
-      .prepare(`SELECT accepted_at FROM updates WHERE state IN ${OPEN_STATES_SQL} AND state = 'accepted' AND attempts = 0 ORDER BY seq LIMIT 1`)
+      .prepare(`SELECT accepted_at FROM updates WHERE ${OPEN_ROW_SQL} AND state = 'accepted' AND attempts = 0 ORDER BY seq LIMIT 1`)
       .pluck(),
     begin: db.prepare(
       `UPDATE updates SET state = 'processing', attempts = attempts + 1
