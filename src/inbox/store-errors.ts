@@ -46,6 +46,12 @@ function fixFor(code: string, file: string, dir: string): string {
     case 'ENOTDIR':
     case 'EEXIST':
       return `DATA_DIR (${dir}) must be a directory; something else is in the way. Set DATA_DIR to a directory path.`;
+    case 'SQLITE_BUSY':
+      return (
+        `Another process holds it open, most likely a second gateway on the same DATA_DIR. Stop ` +
+        `the other one (systemctl status skillgate, docker ps), or give each its own DATA_DIR; ` +
+        `replicas share state through DATABASE_URL instead.`
+      );
     case 'SQLITE_FULL':
     case 'ENOSPC':
       return `The disk holding DATA_DIR (${dir}) is full. Free space; a running gateway resumes by itself.`;

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import t from 'tap';
 import { chatIdOf } from '../../src/telegram/chat-id.js';
-import { waitUntil } from '../inbox/helpers.js';
+import { committedRows, waitUntil } from '../inbox/helpers.js';
 import { startWebhookGateway } from '../helpers/webhook-gateway.js';
 
 const EDITOR = { id: 111, is_bot: false, first_name: 'Ada' };
@@ -29,9 +28,7 @@ t.test('an edit posted to a real gateway is decided at intake: 200, stored done,
   t.equal((await telegram.pushUpdate(edit(500))).status, 200, 'its re-delivery too');
   await waitUntil(() => audit().some((a) => a.update_id === 500), 5_000, 'the audit line');
 
-  const reader = new Database(gateway.store.location, { readonly: true });
-  t.teardown(() => reader.close());
-  const rows = reader.prepare('SELECT state, payload, attempts FROM updates WHERE update_id = ?').all(500);
+  const rows = committedRows(gateway.store.location, 'SELECT state, payload, attempts FROM updates WHERE update_id = ?', 500);
   t.same(rows, [{ state: 'done', payload: null, attempts: 0 }], 'one row, done from the start, never claimed by the dispatcher');
   t.equal(gateway.store.pendingCount(), 0, 'nothing pending');
   t.same(gateway.store.openSince(0), [], 'nothing open');

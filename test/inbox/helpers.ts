@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { InboxStore, type InboxStoreOptions } from '../../src/inbox/store.js';
 import type { UpdateStore } from '../../src/inbox/update-store.js';
 import { captureLogger } from '../helpers/logger.js';
@@ -17,6 +21,30 @@ export function openStore(dir: string, options: Partial<InboxStoreOptions> = {})
   const log = captureLogger();
   const store = InboxStore.open({ dataDir: dir, logger: log.logger, pruneIntervalMs: 0, ...options });
   return { store, log };
+}
+
+/**
+ * Runs `sql` against what a kill -9 of the store's process would leave: a copy of the database
+ * file and its WAL, opened apart (SQLite recovers the copy's WAL index from the frames). The
+ * store holds its file exclusively (locking_mode=EXCLUSIVE), so no second connection can read the
+ * live file; the copy holds every committed write and nothing uncommitted, which is what a check
+ * of "committed" means.
+ */
+export function committedRows(file: string, sql: string, ...params: unknown[]): unknown[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-inbox-image-'));
+  try {
+    const copy = path.join(dir, path.basename(file));
+    fs.copyFileSync(file, copy);
+    if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
+    const db = new Database(copy);
+    try {
+      return db.prepare(sql).all(...params);
+    } finally {
+      db.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A Telegram text-message update for chat `chatId`. */

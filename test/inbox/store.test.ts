@@ -6,7 +6,7 @@ import t from 'tap';
 import { SkillgateError } from '../../src/errors.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import Database from 'better-sqlite3';
-import { acceptText, openStore, waitUntil } from './helpers.js';
+import { acceptText, committedRows, openStore, waitUntil } from './helpers.js';
 
 const HOUR = 3_600_000;
 
@@ -79,11 +79,29 @@ t.test('bookkeeping writes are committed at the end of the turn (committed() res
   store.markReplied(1);
   await store.committed();
   t.equal(store.stats().walFsyncs, fsyncsBefore, 'no fsync of its own at the commit: the next accept or a timer covers it');
-  const reader = new Database(store.file, { readonly: true });
-  t.teardown(() => reader.close());
-  t.equal(reader.prepare('SELECT state FROM updates WHERE update_id = 1').pluck().get(), 'replied', 'visible to another connection: committed');
+  t.same(committedRows(store.file, 'SELECT state FROM updates WHERE update_id = 1'), [{ state: 'replied' }], 'in the files a kill -9 would leave: committed');
   await waitUntil(() => store.stats().walFsyncs > fsyncsBefore, 5_000, 'the background fsync');
   t.pass('fsynced without anyone waiting on it');
+});
+
+t.test('a second store on the same DATA_DIR is refused while the first is open (one process owns the inbox)', async (t) => {
+  const dir = t.testdir();
+  const { store } = openStore(dir);
+  t.equal(await acceptText(store, 1, 1), 'accepted');
+  const err = (() => {
+    try {
+      openStore(dir).store.close();
+    } catch (e) {
+      return e as SkillgateError;
+    }
+  })();
+  t.ok(err instanceof SkillgateError, 'the second open throws');
+  t.equal(err?.code, 'SG_STORE_UNAVAILABLE');
+  t.match(err?.message, /database is locked.*second gateway on the same DATA_DIR/);
+  store.close();
+  const again = openStore(dir).store;
+  t.teardown(() => again.close());
+  t.equal(await acceptText(again, 1, 1), 'duplicate', 'once the first closed, the next open works and has its data');
 });
 
 t.test('the same update_id twice in one batch is accepted once', async (t) => {
@@ -170,13 +188,11 @@ t.test('an update decided at intake (no payload) is stored done: a duplicate on 
   t.equal(store.pendingCount(), 1, 'only the text message is pending');
   t.same(pushed, [1], 'only the text message is handed to the dispatcher');
   t.same(store.openSince(0).map((r) => r.updateId), [1]);
-  const reader = new Database(store.file, { readonly: true });
-  t.teardown(() => reader.close());
-  const rowOf = reader.prepare('SELECT state, payload, chat_id AS chatId, finished_at AS finishedAt FROM updates WHERE update_id = ?');
-  t.same(rowOf.get(2), { state: 'done', payload: null, chatId: 5, finishedAt: now }, 'done from the start, id only');
+  const rowOf = (id: number) => committedRows(store.file, 'SELECT state, payload, chat_id AS chatId, finished_at AS finishedAt FROM updates WHERE update_id = ?', id)[0];
+  t.same(rowOf(2), { state: 'done', payload: null, chatId: 5, finishedAt: now }, 'done from the start, id only');
   now += 26 * HOUR;
-  await waitUntil(() => rowOf.get(2) === undefined && rowOf.get(4) === undefined, 5_000, 'the prune timer');
-  t.ok(rowOf.get(1), 'the unfinished text message stays');
+  await waitUntil(() => rowOf(2) === undefined && rowOf(4) === undefined, 5_000, 'the prune timer');
+  t.ok(rowOf(1), 'the unfinished text message stays');
   t.equal(await store.accept(2, 5, null), 'accepted', 'past the dedupe window its id is new again');
 });
 
