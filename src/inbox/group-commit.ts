@@ -7,7 +7,7 @@ export interface GroupCommitHost {
   connection(): Connection;
   /** The error for accepts that cannot be taken (closed, or a failed fsync before the reopen); undefined when they can. */
   refusal(): Error | undefined;
-  /** Inside the transaction, right before COMMIT: writes the store deferred to the commit. */
+  /** Inside the transaction, before the accepts' insert and COMMIT: writes the store deferred to the commit (marks first: a done mark frees the room the insert's 'full' check counts). */
   beforeCommit(): void;
   /** Inside the open transaction: inserts the queued accepts. */
   insert(batch: PendingAccept[]): InsertedBatch;
@@ -142,11 +142,9 @@ export class GroupCommit {
     const { db, statements } = this.host.connection();
     let inserted: InsertedBatch = { results: [], rows: [] };
     try {
-      if (batch.length > 0) {
-        if (!db.inTransaction) statements.beginTransaction.run();
-        inserted = this.host.insert(batch);
-      }
+      if (batch.length > 0 && !db.inTransaction) statements.beginTransaction.run();
       this.host.beforeCommit();
+      if (batch.length > 0) inserted = this.host.insert(batch);
       statements.commit.run();
     } catch (err) {
       if (db.inTransaction) statements.rollback.run();

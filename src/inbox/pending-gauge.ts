@@ -25,9 +25,10 @@ export class PendingGauge {
     this.publish();
   }
 
-  /** One update finished (done or failed). */
-  finished(): void {
-    this.count = Math.max(0, this.count - 1);
+  /** `n` updates finished (done or failed). */
+  finished(n = 1): void {
+    if (n === 0) return;
+    this.count = Math.max(0, this.count - n);
     this.publish();
   }
 

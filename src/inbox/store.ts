@@ -8,7 +8,7 @@ import { StoreHealthState, type StoreHealth } from './store-health.js';
 import { StoreEvents } from './store-events.js';
 import { StoreRecovery } from './store-recovery.js';
 import type { AcceptResult, FailedUpdate, InboxStats, InboxStoreOptions, OpenUpdate } from './types.js';
-import { insertAccepts, RepliedMarks } from './update-rows.js';
+import { insertAccepts, TurnMarks } from './update-rows.js';
 import type { UpdateStore } from './update-store.js';
 
 export type { AcceptResult, FailedUpdate, InboxStats, InboxStoreOptions, OpenUpdate, StoreHealth };
@@ -49,7 +49,7 @@ export class InboxStore implements UpdateStore {
   private readonly commits: GroupCommit;
   private readonly pending: PendingGauge;
   private readonly events = new StoreEvents();
-  private readonly repliedMarks = new RepliedMarks();
+  private readonly marks = new TurnMarks();
   /** Highest seq covered by a finished fsync: the dispatcher sees nothing newer. */
   private durableSeq = 0;
   private readonly pruner: InboxPruner;
@@ -77,7 +77,7 @@ export class InboxStore implements UpdateStore {
     this.commits = new GroupCommit({
       connection: () => this.conn,
       refusal: () => (this.closed ? storeClosed(this.file) : this.conn.flusher.failure ? this.recovery.refusal() : undefined),
-      beforeCommit: () => this.repliedMarks.write(this.conn.statements),
+      beforeCommit: () => this.writeMarks(),
       insert: (batch) => insertAccepts(this.conn.statements, batch, this.pending.value, this.maxPending, this.now()),
       committed: (inserted) => {
         this.health.recover('write');
@@ -88,11 +88,16 @@ export class InboxStore implements UpdateStore {
         this.events.durable(rows);
       },
       trouble: (kind, err) => {
-        this.repliedMarks.discard();
+        this.marks.discard();
         return this.recovery.enter(kind, err);
       },
     });
-    this.pruner = new InboxPruner({ ...options, now: this.now, write: (run) => this.write(() => run(this.conn.statements)) });
+    this.pruner = new InboxPruner({ ...options, now: this.now, write: (run) =>
+        this.write(() => {
+          this.writeMarks(); // a done mark of this turn is what the prune looks for
+          return run(this.conn.statements);
+        }),
+    });
     this.readCounters();
   }
 
@@ -153,12 +158,14 @@ export class InboxStore implements UpdateStore {
   /** Age of the oldest update accepted and never claimed, or undefined: a stall (issue 18) or a backlog shows here first. */
   oldestUnclaimedAgeMs(): number | undefined {
     if (this.closed || !this.conn.db.open) return undefined; // a failed reopen leaves no connection until the next try
+    this.writeMarks();
     const at = this.conn.statements.oldestUnclaimed.get() as number | undefined;
     return at === undefined ? undefined : Math.max(0, this.now() - at);
   }
 
   /** Updates accepted and not yet done or failed. */
   pendingCount(): number {
+    if (!this.closed && this.conn.db.open) this.writeMarks();
     return this.pending.value;
   }
 
@@ -185,7 +192,7 @@ export class InboxStore implements UpdateStore {
   /** Unfinished, durable updates inserted after `afterSeq`, in insertion order. */
   openSince(afterSeq: number, limit = 1000): OpenUpdate[] {
     this.assertOpen();
-    this.repliedMarks.write(this.conn.statements); // reads see this turn's marks too
+    this.writeMarks(); // reads see this turn's marks too
     return this.conn.statements.openSince.all(afterSeq, this.durableSeq, limit) as OpenUpdate[];
   }
 
@@ -196,7 +203,8 @@ export class InboxStore implements UpdateStore {
    */
   begin(updateId: number): { payloadJson: string; attempts: number } | undefined {
     return this.write(() => {
-      this.repliedMarks.write(this.conn.statements);
+      // Only a mark of this very update changes what the claim finds (a replied row is not claimed again).
+      if (this.marks.has(updateId)) this.writeMarks();
       return this.conn.statements.begin.get(updateId) as { payloadJson: string; attempts: number } | undefined;
     });
   }
@@ -208,7 +216,7 @@ export class InboxStore implements UpdateStore {
 
   /** The reply went out: a replay must not send it again. Written with this turn's commit (class comment). */
   markReplied(updateId: number): void {
-    this.write(() => this.repliedMarks.add(updateId));
+    this.write(() => this.marks.addReplied(updateId));
   }
 
   /** Finished. The payload is dropped; the id stays for the dedupe window. */
@@ -228,12 +236,14 @@ export class InboxStore implements UpdateStore {
 
   failedCount(): number {
     this.assertOpen();
+    this.writeMarks();
     return (this.conn.statements.countFailed.get() as { n: number }).n;
   }
 
   /** The most recent failures, newest first (for /readyz detail). */
   recentFailures(limit = 10): FailedUpdate[] {
     this.assertOpen();
+    this.writeMarks();
     return this.conn.statements.recentFailures.all(limit) as FailedUpdate[];
   }
 
@@ -291,11 +301,15 @@ export class InboxStore implements UpdateStore {
     this.durableSeq = (this.conn.statements.maxSeq.get() as number | null) ?? 0;
   }
 
+  /** Queued for the turn's commit with the other marks (TurnMarks); the pending count follows when they are written. */
   private finish(updateId: number, state: 'done' | 'failed', error: string | null): void {
-    const { markDone, markFailed } = this.conn.statements;
-    this.repliedMarks.supersede(updateId);
-    const changes = this.write(() => (state === 'done' ? markDone.run(this.now(), updateId) : markFailed.run(this.now(), error, updateId))).changes;
-    if (changes > 0) this.pending.finished();
+    this.write(() => this.marks.addFinal(updateId, { state, at: this.now(), error }));
+  }
+
+  /** Inside the turn's transaction (the marks are only ever queued inside one). */
+  private writeMarks(): void {
+    if (this.marks.size === 0) return;
+    this.pending.finished(this.marks.write(this.conn.statements));
   }
 
   private assertOpen(): void {

@@ -104,6 +104,27 @@ t.test('a second store on the same DATA_DIR is refused while the first is open (
   t.equal(await acceptText(again, 1, 1), 'duplicate', 'once the first closed, the next open works and has its data');
 });
 
+t.test("a turn's marks are written together at its commit; a count, a read or a claim of a marked update sees them at once", async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  for (const id of [1, 2, 3]) await acceptText(store, id, 1);
+  for (const id of [1, 2, 3]) store.begin(id);
+  await store.committed();
+  store.markDone(1);
+  store.markReplied(2);
+  store.markFailed(3, 'boom');
+  const stateOf = (id: number) => committedRows(store.file, 'SELECT state FROM updates WHERE update_id = ?', id)[0];
+  t.same(stateOf(1), { state: 'processing' }, 'not written yet: queued for the commit');
+  t.equal(store.pendingCount(), 1, 'the count sees the done and failed marks');
+  t.equal(store.begin(2), undefined, 'a replied update is not claimed again');
+  t.same(store.openSince(0).map((row) => [row.updateId, row.state]), [[2, 'replied']]);
+  t.equal(store.failedCount(), 1);
+  store.markDone(2);
+  await store.committed();
+  t.same([stateOf(1), stateOf(2), stateOf(3)], [{ state: 'done' }, { state: 'done' }, { state: 'failed' }]);
+  t.equal(store.pendingCount(), 0);
+});
+
 t.test('the same update_id twice in one batch is accepted once', async (t) => {
   const { store } = openStore(t.testdir());
   t.teardown(() => store.close());
