@@ -19,8 +19,8 @@ export type { AcceptResult };
 
 /** Where accepted updates go: the durable inbox. Resolves only once the update is on disk. */
 export interface UpdateIntake {
-  /** payloadJson null: decided at intake, stored done so that a re-delivery is a duplicate. */
-  accept(updateId: number, chatId: number | null, payloadJson: string | null): Promise<AcceptResult>;
+  /** payloadJson null: decided at intake, stored done so that a re-delivery is a duplicate. `payload`: the same update, parsed (kept for its first run). */
+  accept(updateId: number, chatId: number | null, payloadJson: string | null, payload?: object): Promise<AcceptResult>;
 }
 
 export interface WebhookRouteOptions {
@@ -107,7 +107,7 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
         const decided = options.decidedAtIntake?.matches(body.value) === true;
         let result: AcceptResult;
         try {
-          result = await options.intake.accept(updateId, options.chatIdOf(body.value), decided ? null : body.raw);
+          result = await options.intake.accept(updateId, options.chatIdOf(body.value), decided ? null : body.raw, decided ? undefined : body.value);
         } catch (err) {
           logger.error({ err, updateId }, 'Webhook: could not store the update; Telegram will retry it');
           return unavailable(reply, 'store unavailable');

@@ -75,6 +75,8 @@ export function prepareStatements(db: Database.Database) {
         WHERE update_id = ? AND state IN ('accepted', 'processing')
         RETURNING payload AS payloadJson, attempts`,
     ),
+    // A claim whose payload this process still holds (ParsedPayloads): the same write, nothing read back.
+    claim: db.prepare(`UPDATE updates SET state = 'processing', attempts = attempts + 1 WHERE update_id = ? AND state IN ('accepted', 'processing')`),
     markReplied: db.prepare(`UPDATE updates SET state = 'replied' WHERE update_id = ? AND state IN ${OPEN_STATES_SQL}`),
     markDone: db.prepare(
       `UPDATE updates SET state = 'done', payload = NULL, finished_at = ? WHERE update_id = ? AND state IN ${OPEN_STATES_SQL}`,

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { connect, inboxFile, openInboxFile, reconnect, type Connection } from './connection.js';
 import { GroupCommit } from './group-commit.js';
+import { ParsedPayloads } from './parsed-payloads.js';
 import { PendingGauge } from './pending-gauge.js';
 import { InboxPruner } from './pruner.js';
 import { storeClosed, storeUnavailable } from './store-errors.js';
@@ -9,7 +10,7 @@ import { StoreEvents } from './store-events.js';
 import { StoreRecovery } from './store-recovery.js';
 import type { AcceptResult, FailedUpdate, InboxStats, InboxStoreOptions, OpenUpdate } from './types.js';
 import { insertAccepts, TurnMarks } from './update-rows.js';
-import type { UpdateStore } from './update-store.js';
+import type { Claim, UpdateStore } from './update-store.js';
 
 export type { AcceptResult, FailedUpdate, InboxStats, InboxStoreOptions, OpenUpdate, StoreHealth };
 export type { UpdateState } from './types.js';
@@ -50,6 +51,7 @@ export class InboxStore implements UpdateStore {
   private readonly pending: PendingGauge;
   private readonly events = new StoreEvents();
   private readonly marks = new TurnMarks();
+  private readonly parsed = new ParsedPayloads();
   /** Highest seq covered by a finished fsync: the dispatcher sees nothing newer. */
   private durableSeq = 0;
   private readonly pruner: InboxPruner;
@@ -78,7 +80,13 @@ export class InboxStore implements UpdateStore {
       connection: () => this.conn,
       refusal: () => (this.closed ? storeClosed(this.file) : this.conn.flusher.failure ? this.recovery.refusal() : undefined),
       beforeCommit: () => this.writeMarks(),
-      insert: (batch) => insertAccepts(this.conn.statements, batch, this.pending.value, this.maxPending, this.now()),
+      insert: (batch) => {
+        const inserted = insertAccepts(this.conn.statements, batch, this.pending.value, this.maxPending, this.now());
+        batch.forEach((item, i) => {
+          if (item.payload !== undefined && item.payloadJson !== null && inserted.results[i] === 'accepted') this.parsed.keep(item.updateId, item.payload);
+        });
+        return inserted;
+      },
       committed: (inserted) => {
         this.health.recover('write');
         this.pending.add(inserted.rows.length);
@@ -89,6 +97,7 @@ export class InboxStore implements UpdateStore {
       },
       trouble: (kind, err) => {
         this.marks.discard();
+        this.parsed.clear(); // rolled back or maybe not on disk: claims read the rows
         return this.recovery.enter(kind, err);
       },
     });
@@ -129,11 +138,11 @@ export class InboxStore implements UpdateStore {
    * ('duplicate'), or 'full' when INBOX_MAX_PENDING updates are unfinished. payloadJson null: decided at intake, nothing
    * to run; stored done (id only) in the same commit, so a re-delivery is a duplicate; never pending, dispatched or 'full'.
    */
-  accept(updateId: number, chatId: number | null, payloadJson: string | null): Promise<AcceptResult> {
+  accept(updateId: number, chatId: number | null, payloadJson: string | null, payload?: object): Promise<AcceptResult> {
     if (this.closed) return Promise.reject(storeClosed(this.file));
     // After a failed fsync nothing may be called durable until the reopen (class comment).
     if (this.health.kind === 'fsync') return Promise.reject(this.recovery.refusal());
-    return new Promise((resolve, reject) => this.commits.enqueue({ updateId, chatId, payloadJson, resolve, reject }));
+    return new Promise((resolve, reject) => this.commits.enqueue({ updateId, chatId, payloadJson, payload, resolve, reject }));
   }
 
   /**
@@ -201,11 +210,18 @@ export class InboxStore implements UpdateStore {
    * undefined when it is no longer runnable (already replied, done or failed). Nothing may be
    * sent for it before committed() resolves (class comment: replays after kill -9).
    */
-  begin(updateId: number): { payloadJson: string; attempts: number } | undefined {
+  begin(updateId: number): Claim | undefined {
     return this.write(() => {
+      // Inserted by this process and never claimed: accepted with 0 attempts, so this is its first
+      // run, and the claim is a mark written with the turn's commit (which the run awaits).
+      const payload = this.parsed.take(updateId);
+      if (payload !== undefined) {
+        this.marks.addClaim(updateId);
+        return { payload, attempts: 1 };
+      }
       // Only a mark of this very update changes what the claim finds (a replied row is not claimed again).
       if (this.marks.has(updateId)) this.writeMarks();
-      return this.conn.statements.begin.get(updateId) as { payloadJson: string; attempts: number } | undefined;
+      return this.conn.statements.begin.get(updateId) as Claim | undefined;
     });
   }
 
@@ -268,6 +284,7 @@ export class InboxStore implements UpdateStore {
     this.closed = true;
     this.commits.rejectQueued(storeClosed(this.file));
     this.commits.stop();
+    this.parsed.clear();
     this.conn.flusher.close();
     this.pruner.stop();
     this.recovery.stop();
@@ -284,6 +301,7 @@ export class InboxStore implements UpdateStore {
   private reopen(): boolean {
     try {
       this.commits.commitBookkeeping();
+      this.parsed.clear();
       this.conn = reconnect(this.conn, this.file);
     } catch (err) {
       this.options.logger.error({ err: storeUnavailable(this.file, err).message }, 'Inbox: reopening the store failed; will try again');

@@ -44,6 +44,8 @@ export interface PendingAccept {
   chatId: number | null;
   /** null: decided at intake (nothing to run), stored done with its id only (InboxStore.accept with payloadJson null). */
   payloadJson: string | null;
+  /** The same payload as intake parsed it, when it did: kept for the first claim (ParsedPayloads). */
+  payload?: object;
   resolve: (result: AcceptResult) => void;
   reject: (err: unknown) => void;
 }

@@ -32,7 +32,7 @@ interface FinalMark {
 }
 
 /**
- * The marks of the current turn (replied, done, failed), written together right before its
+ * The marks of the current turn (claims, replied, done, failed), written together right before its
  * COMMIT, inside its transaction. Run back to back, the UPDATEs find SQLite's code and pages warm
  * in the CPU caches; run one at a time between a turn's other work they each cost three to five
  * times as much (issue 16). Nothing is read back in between: a read of open rows, a count or a
@@ -41,8 +41,14 @@ interface FinalMark {
  * Either way the marks are in the commit that precedes any later send of the chat.
  */
 export class TurnMarks {
+  private readonly claims = new Set<number>();
   private readonly replied = new Set<number>();
   private readonly final = new Map<number, FinalMark>();
+
+  /** A claim that needs nothing read back (InboxStore.begin with the payload in memory); written before the other marks. */
+  addClaim(updateId: number): void {
+    this.claims.add(updateId);
+  }
 
   addReplied(updateId: number): void {
     if (!this.final.has(updateId)) this.replied.add(updateId);
@@ -55,16 +61,18 @@ export class TurnMarks {
   }
 
   get size(): number {
-    return this.replied.size + this.final.size;
+    return this.claims.size + this.replied.size + this.final.size;
   }
 
   has(updateId: number): boolean {
-    return this.replied.has(updateId) || this.final.has(updateId);
+    return this.claims.has(updateId) || this.replied.has(updateId) || this.final.has(updateId);
   }
 
   /** Inside the transaction: right before COMMIT, or before a read that must see them. Returns how many open rows were finished. */
   write(statements: Statements): number {
     if (this.size === 0) return 0;
+    for (const updateId of this.claims) statements.claim.run(updateId);
+    this.claims.clear();
     for (const updateId of this.replied) statements.markReplied.run(updateId);
     this.replied.clear();
     let finished = 0;
@@ -78,6 +86,7 @@ export class TurnMarks {
 
   /** The turn was rolled back: its marks are lost with it (those updates run again, at least once). */
   discard(): void {
+    this.claims.clear();
     this.replied.clear();
     this.final.clear();
   }

@@ -4,7 +4,7 @@ import { auditRecord } from '../observability/audit-record.js';
 import type { Redactor } from '../observability/redact.js';
 import type { InboxDispatcherOptions, ReplyJournal } from './dispatch-types.js';
 import type { OpenUpdate } from './types.js';
-import { isPromise, type Claim } from './update-store.js';
+import { claimedPayload, isPromise, type Claim } from './update-store.js';
 
 /** Retries a store write that failed (disk trouble) after this long, keeping the lane's order. */
 const STORE_TROUBLE_RETRY_MS = 1_000;
@@ -70,7 +70,7 @@ export class UpdateRun {
     }
     let payload: unknown;
     try {
-      payload = JSON.parse(claimed.payloadJson);
+      payload = claimedPayload(claimed);
     } catch (err) {
       finished();
       await this.giveUp(item, attempts, err); // no retry can repair a payload that is not JSON

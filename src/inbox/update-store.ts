@@ -3,10 +3,15 @@ import type { StoreHealth } from './store-health.js';
 
 type Awaitable<T> = T | Promise<T>;
 
-/** What begin() hands the handler run: the payload as stored, and which run this is. */
-export interface Claim {
-  payloadJson: string;
-  attempts: number;
+/**
+ * What begin() hands the handler run: the payload as stored (or as intake parsed it, when this
+ * process still holds that: ParsedPayloads), and which run this is.
+ */
+export type Claim = { payloadJson: string; payload?: undefined; attempts: number } | { payload: object; payloadJson?: undefined; attempts: number };
+
+/** The claimed update's payload, parsed (throws SyntaxError for a stored payload that is not JSON). */
+export function claimedPayload(claim: Claim): unknown {
+  return claim.payload ?? JSON.parse(claim.payloadJson);
 }
 
 /**
@@ -26,7 +31,8 @@ export interface UpdateStore {
   /** Where the state lives, for log lines and /readyz: a file, or postgres://user@host:port/db (no password). */
   readonly location: string;
   readonly isOpen: boolean;
-  accept(updateId: number, chatId: number | null, payloadJson: string | null): Promise<AcceptResult>;
+  /** `payload`: the same update as intake parsed it; a store may keep it for the first claim instead of parsing payloadJson again. */
+  accept(updateId: number, chatId: number | null, payloadJson: string | null, payload?: object): Promise<AcceptResult>;
   /** New runnable updates for this process's dispatcher, as soon as they are durable. Returns the unsubscribe function. */
   onDurable(listener: (rows: OpenUpdate[]) => void): () => void;
   /** The store may hold work nobody pushed (a reopen, a reconnect): the dispatcher should read it all back. */

@@ -161,7 +161,7 @@ export class TelegramPoller {
     const valid = updates.filter(hasUpdateId).sort((a, b) => a.update_id - b.update_id);
     if (valid.length < updates.length) logger.warn({ skipped: updates.length - valid.length }, 'Polling: ignored updates without an integer update_id');
     const results: AcceptResult[] = await Promise.all(
-      valid.map((u) => store.accept(u.update_id, chatIdOf(u), JSON.stringify(u))),
+      valid.map((u) => store.accept(u.update_id, chatIdOf(u), JSON.stringify(u), u)),
     );
     // Advance only past the committed prefix: anything after a 'full' must be fetched again.
     let next = this.offset;

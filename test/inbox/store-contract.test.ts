@@ -1,7 +1,7 @@
 import t from 'tap';
 import { PgInboxStore } from '../../src/inbox/pg/pg-store.js';
 import type { OpenUpdate } from '../../src/inbox/types.js';
-import type { UpdateStore } from '../../src/inbox/update-store.js';
+import { claimedPayload, type UpdateStore } from '../../src/inbox/update-store.js';
 import { captureLogger } from '../helpers/logger.js';
 import type { TestContext } from '../helpers/tap.js';
 import { freshDatabase } from '../helpers/postgres.js';
@@ -79,7 +79,7 @@ for (const [kind, open] of Object.entries(implementations)) {
       await acceptText(store, 3, 30, 'hello');
       const claim = await awaited(store.begin(3));
       t.equal(claim?.attempts, 1);
-      t.match(JSON.parse(claim!.payloadJson), { update_id: 3, message: { text: 'hello' } }, 'the payload as stored');
+      t.match(claimedPayload(claim!), { update_id: 3, message: { text: 'hello' } }, 'the payload as stored');
       await store.committed();
       await awaited(store.markReplied(3));
       t.same((await awaited(store.openSince(0))).map((r) => r.state), ['replied'], 'replied is still open (its done mark may be missing after a crash)');

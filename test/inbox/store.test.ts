@@ -6,7 +6,9 @@ import t from 'tap';
 import { SkillgateError } from '../../src/errors.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import Database from 'better-sqlite3';
-import { acceptText, committedRows, openStore, waitUntil } from './helpers.js';
+import { claimedPayload } from '../../src/inbox/update-store.js';
+import { ParsedPayloads } from '../../src/inbox/parsed-payloads.js';
+import { acceptText, committedRows, openStore, textUpdate, waitUntil } from './helpers.js';
 
 const HOUR = 3_600_000;
 
@@ -125,6 +127,41 @@ t.test("a turn's marks are written together at its commit; a count, a read or a 
   t.equal(store.pendingCount(), 0);
 });
 
+t.test('the first claim of an update accepted with its parsed payload reads nothing back; it is still committed before committed() resolves', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  const update = textUpdate(1, 4, 'hello');
+  t.equal(await store.accept(1, 4, JSON.stringify(update), update), 'accepted');
+  const first = store.begin(1);
+  t.equal(first?.payload, update, 'the very object intake parsed');
+  t.equal(first?.attempts, 1);
+  const row = () => committedRows(store.file, 'SELECT state, attempts FROM updates WHERE update_id = 1')[0];
+  t.same(row(), { state: 'accepted', attempts: 0 }, 'the claim waits for the turn’s commit');
+  await store.committed();
+  t.same(row(), { state: 'processing', attempts: 1 }, 'committed: what a kill -9 would find');
+  store.scheduleRetry(1, 0, 'try again');
+  const retry = store.begin(1);
+  t.equal(retry?.payload, undefined, 'a retry reads the row');
+  t.match(claimedPayload(retry!), { message: { text: 'hello' } });
+  t.equal(retry?.attempts, 2);
+  t.equal(await store.accept(1, 4, JSON.stringify(update), update), 'duplicate');
+  store.markDone(1);
+  t.equal(store.begin(1), undefined, 'a re-delivery kept nothing: a done update is not claimed');
+});
+
+t.test('parsed payloads are bounded: past the capacity a claim reads the row as before', async (t) => {
+  const kept = new ParsedPayloads(2);
+  kept.keep(1, { n: 1 });
+  kept.keep(2, { n: 2 });
+  kept.keep(3, { n: 3 });
+  t.equal(kept.size, 2);
+  t.same(kept.take(1), { n: 1 });
+  t.equal(kept.take(1), undefined, 'once');
+  t.equal(kept.take(3), undefined, 'not kept: it came past the capacity');
+  kept.clear();
+  t.equal(kept.take(2), undefined);
+});
+
 t.test('the same update_id twice in one batch is accepted once', async (t) => {
   const { store } = openStore(t.testdir());
   t.teardown(() => store.close());
@@ -153,7 +190,7 @@ t.test('an update moves accepted -> processing -> replied -> done', async (t) =>
   t.same(store.openSince(0).map((r) => [r.state, r.attempts]), [['accepted', 0]]);
   const claimed = store.begin(1);
   t.equal(claimed?.attempts, 1);
-  t.match(JSON.parse(claimed!.payloadJson), { message: { text: 'hello' } });
+  t.match(claimedPayload(claimed!), { message: { text: 'hello' } });
   t.equal(store.openSince(0)[0]?.state, 'processing');
   store.markReplied(1);
   t.equal(store.openSince(0)[0]?.state, 'replied');
