@@ -3,6 +3,14 @@ import { INBOX_SCHEMA } from './schema.js';
 import { storeProblem } from './store-errors.js';
 
 /**
+ * WAL pages between automatic checkpoints (SQLite's default is 1000). A checkpoint runs inside a
+ * COMMIT on the event loop and fsyncs twice; at 4000 pages (16 MiB of WAL at most) it comes four
+ * times less often, and the commits and statements between measured 15-25 % cheaper in the
+ * throughput bench (issue 16). The WAL file is reused after each checkpoint, not regrown.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 4000;
+
+/**
  * Opens DATA_DIR/inbox.sqlite as the store uses it: WAL, synchronous=NORMAL (WalFlusher adds the
  * fsync accepts need), schema created. Throws SQLite's error (the store wraps it with the fix), or
  * SG_STORE_UNAVAILABLE with the fix for a file that fails its integrity check.
@@ -18,6 +26,7 @@ export function openInboxDatabase(file: string): Database.Database {
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     db.pragma('busy_timeout = 5000');
     // Catches a damaged file at start instead of at the first unlucky page read mid-request.
     const check = db.pragma('quick_check', { simple: true });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
+import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/inbox/database.js';
 import { WalFlusher } from '../../src/inbox/wal-flusher.js';
 import { acceptText, openStore } from './helpers.js';
 
@@ -54,12 +55,14 @@ t.test('the WAL the flusher syncs stays the one SQLite writes, across checkpoint
   t.teardown(() => store.close());
   const wal = `${store.file}-wal`;
   const inode = fs.statSync(wal).ino;
-  const big = 'x'.repeat(4000);
+  const big = 'x'.repeat(16_000); // four overflow pages a row
   let id = 0;
-  // Well past wal_autocheckpoint (1000 pages): SQLite checkpoints and rewinds the WAL several times.
-  for (let round = 0; round < 6; round++) {
+  // Three times wal_autocheckpoint: SQLite checkpoints and rewinds the WAL several times.
+  const rows = Math.ceil((3 * WAL_AUTOCHECKPOINT_PAGES) / 4);
+  for (let round = 0; round < rows / 500; round++) {
     await Promise.all(Array.from({ length: 500 }, () => acceptText(store, ++id, 1, big)));
   }
+  t.ok(fs.statSync(wal).size < rows * big.length, 'the WAL was rewound by checkpoints (it holds less than what was written)');
   // No other connection can checkpoint it behind the flusher's back: the store holds the file alone.
   const side = new Database(store.file, { timeout: 0 });
   t.throws(() => side.pragma('wal_checkpoint(TRUNCATE)'), /locked|busy/i, 'a second connection is refused');
