@@ -75,6 +75,21 @@ t.test('long previews are truncated and secrets are redacted', async (t) => {
   t.ok(readLines(path.join(dir, 'audit.log'))[0]!.text_preview!.length <= 201);
 });
 
+t.test('a secret is redacted in whichever string field it sits, the skills list too, and the caller keeps its entry', async (t) => {
+  const dir = t.testdir();
+  const audit = new AuditLog({ dir, redact: createRedactor([TEST_TOKEN]) });
+  t.teardown(() => audit.close());
+  const leaked = `my token is ${TEST_TOKEN}, "quoted"`;
+  const written = entry(1, { text_preview: leaked, route: `llm ${TEST_TOKEN}`, skills: ['ping', TEST_TOKEN], kind: TEST_TOKEN, error: leaked });
+  audit.write(written);
+  audit.flush();
+  const raw = fs.readFileSync(path.join(dir, 'audit.log'), 'utf8');
+  t.notMatch(raw, TEST_TOKEN.split(':')[1]!);
+  const [line] = readLines(path.join(dir, 'audit.log'));
+  t.match(line, { text_preview: 'my token is [REDACTED], "quoted"', route: 'llm [REDACTED]', skills: ['ping', '[REDACTED]'], kind: '[REDACTED]', update_id: 1 });
+  t.equal(written.text_preview, leaked, 'the entry handed in is not changed');
+});
+
 t.test('a write that cannot reach the disk never throws, is reported once, and writing recovers', async (t) => {
   const root = t.testdir({ data: 'a file where the directory should be' });
   const log = captureLogger();
