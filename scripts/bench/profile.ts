@@ -8,6 +8,8 @@ export interface BenchProfile {
   connections: number;
   /** Text messages of the throughput run (100 chats, one reply each). */
   throughputMessages: number;
+  /** Rounds of the throughput run, grammY and skillgate alternating (who goes first alternates too); medians are reported. */
+  throughputRounds: number;
   /** Sequential skill calls per mode (warm, cold). */
   skillCalls: number;
   /** Sequential end-to-end round trips per router. */
@@ -34,6 +36,7 @@ export const FULL: BenchProfile = {
   intakeWarmupSeconds: 1,
   connections: 50,
   throughputMessages: 6_000,
+  throughputRounds: 5,
   skillCalls: 200,
   e2eCalls: 200,
   burstUpdates: 10_000,
@@ -53,6 +56,7 @@ export const QUICK: BenchProfile = {
   intakeWarmupSeconds: 0.5,
   connections: 50,
   throughputMessages: 1_500,
+  throughputRounds: 3,
   skillCalls: 40,
   e2eCalls: 40,
   burstUpdates: 2_000,

@@ -2,7 +2,7 @@ import type { BenchContext } from './context.js';
 import { BASE_USER_ID, telegramUpdate } from './payload.js';
 import { withFakeTelegram, withSkillgate, withTarget, type FakeTelegramProcess } from './servers.js';
 import type { BenchChild } from './processes.js';
-import { cpuMs, percentiles, round } from './stats.js';
+import { cpuMs, median, percentiles, round } from './stats.js';
 import { WebhookClient } from './webhook-client.js';
 
 /** A greeting no skill matches: skillgate answers with the help text, grammY with a fixed line. */
@@ -27,13 +27,25 @@ export interface ThroughputFigures {
   cpu_ms_per_msg: number;
 }
 
+/** One round: both servers, one after the other, on fresh processes. */
+export interface ThroughputRound {
+  skillgate: ThroughputFigures;
+  grammy_reply: ThroughputFigures;
+  /** grammY's time over skillgate's (= skillgate's msg/s over grammY's) in this round. */
+  ratio: number;
+}
+
 export interface ThroughputResults {
   n: number;
   chats: number;
   connections: number;
+  /** Each figure the median over the rounds. */
   skillgate: ThroughputFigures;
   /** grammY's webhookCallback on Fastify with a handler that calls ctx.reply for every message. */
   grammy_reply: ThroughputFigures;
+  /** The median of the per-round ratios: each pair ran back to back, so a slow spell of a shared machine hits both sides of it. */
+  ratio: number;
+  rounds: ThroughputRound[];
 }
 
 /**
@@ -43,16 +55,52 @@ export interface ThroughputResults {
  * (JIT, connections, the gateway's first commits), not counted.
  */
 export async function benchThroughput(ctx: BenchContext): Promise<ThroughputResults> {
-  const n = ctx.profile.throughputMessages;
-  const connections = ctx.profile.connections;
+  const { throughputMessages: n, throughputRounds: roundCount, connections } = ctx.profile;
   const run = (telegram: FakeTelegramProcess, url: string, child: BenchChild) => measureThroughput(ctx, telegram, [url], [child]);
-  ctx.progress(`throughput: grammY replying, ${n} messages over ${CHATS} chats, ${connections} connections`);
-  const grammy = await withFakeTelegram(ctx, (telegram) =>
-    withTarget(ctx, 'grammy-server.ts', (url, child) => run(telegram, url, child), { apiRoot: telegram.apiBase }),
-  );
-  ctx.progress(`throughput: skillgate, ${n} messages`);
-  const skillgate = await withFakeTelegram(ctx, (telegram) => withSkillgate(ctx, 'throughput', telegram, (url, child) => run(telegram, url, child)));
-  return { n, chats: CHATS, connections, skillgate, grammy_reply: grammy };
+  const grammyRun = (r: number) => {
+    ctx.progress(`throughput ${r}/${roundCount}: grammY replying, ${n} messages over ${CHATS} chats, ${connections} connections`);
+    return withFakeTelegram(ctx, (telegram) => withTarget(ctx, 'grammy-server.ts', (url, child) => run(telegram, url, child), { apiRoot: telegram.apiBase }));
+  };
+  const skillgateRun = (r: number) => {
+    ctx.progress(`throughput ${r}/${roundCount}: skillgate, ${n} messages`);
+    return withFakeTelegram(ctx, (telegram) => withSkillgate(ctx, `throughput-${r}`, telegram, (url, child) => run(telegram, url, child)));
+  };
+  const rounds: ThroughputRound[] = [];
+  for (let r = 1; r <= roundCount; r++) {
+    // Who goes first alternates, so that neither side always runs on the warmer (or busier) machine.
+    let grammy: ThroughputFigures;
+    let skillgate: ThroughputFigures;
+    if (r % 2 === 1) {
+      grammy = await grammyRun(r);
+      skillgate = await skillgateRun(r);
+    } else {
+      skillgate = await skillgateRun(r);
+      grammy = await grammyRun(r);
+    }
+    rounds.push({ skillgate, grammy_reply: grammy, ratio: round(grammy.ms / skillgate.ms, 3) });
+  }
+  return {
+    n,
+    chats: CHATS,
+    connections,
+    skillgate: medianFigures(rounds.map((r) => r.skillgate)),
+    grammy_reply: medianFigures(rounds.map((r) => r.grammy_reply)),
+    ratio: median(rounds.map((r) => r.ratio)),
+    rounds,
+  };
+}
+
+/** Each figure's median over the rounds (taken one by one: no single round's row). */
+function medianFigures(figures: ThroughputFigures[]): ThroughputFigures {
+  const of = (key: keyof ThroughputFigures) => median(figures.map((f) => f[key]));
+  return {
+    ms: of('ms'),
+    msg_per_s: of('msg_per_s'),
+    ack_p50_ms: of('ack_p50_ms'),
+    ack_p99_ms: of('ack_p99_ms'),
+    non200: Math.max(...figures.map((f) => f.non200)),
+    cpu_ms_per_msg: of('cpu_ms_per_msg'),
+  };
 }
 
 /**
