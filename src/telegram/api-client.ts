@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Redactor } from '../observability/redact.js';
 import { chunkMessage } from './chunk.js';
 import { TelegramApiError, TelegramNetworkError } from './errors.js';
+import { postText } from './http-post.js';
 import { DEFAULT_SEND_RATE_LIMITS, SendRateLimiter, type SendRateLimits } from './rate-limiter.js';
 
 export interface TelegramApiOptions {
@@ -212,17 +213,16 @@ export class TelegramApi {
     let status: number;
     let envelope: TelegramEnvelope;
     try {
-      const res = await this.dispatcher.request({
+      const res = await postText(this.dispatcher, {
         origin: this.origin,
         path: this.methodPath + method,
-        method: 'POST',
         signal: opts.signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         ...encodeBody(params),
       });
       status = res.statusCode;
-      const text = await res.body.text();
+      const text = res.text;
       try {
         envelope = JSON.parse(text) as TelegramEnvelope;
       } catch {
