@@ -3,7 +3,7 @@ import { LoadDriver, type LoadResult } from './load.js';
 import { BASE_USER_ID, BENCH_SECRET, telegramUpdate } from './payload.js';
 import type { BenchChild } from './processes.js';
 import { withFakeTelegram, withSkillgate, withTarget } from './servers.js';
-import { cpuMs, round, rssMb } from './stats.js';
+import { cpuMs, median, round, rssMb } from './stats.js';
 
 /** A greeting no skill matches: the rule router answers with the help text, no Python runs. */
 const INTAKE_TEXT = 'Hello! What can you do for me today?';
@@ -18,7 +18,16 @@ export interface IntakeFigures extends LoadResult {
   cpu_us_per_req: number;
 }
 
+/** One round of the ratio that is a target: the floor and skillgate's intake alone, back to back. */
+export interface IntakeRound {
+  floor: IntakeFigures;
+  skillgate_intake_only: IntakeFigures;
+  /** skillgate's intake-alone req/s over the floor's in this round. */
+  ratio: number;
+}
+
 export interface IntakeResults {
+  /** The floor and intake alone: each figure the median over the rounds. */
   floor: IntakeFigures;
   /** grammY with a no-op handler: its intake cost alone, no reply (the replying peer is in the throughput run). */
   grammy: IntakeFigures;
@@ -26,6 +35,9 @@ export interface IntakeResults {
   skillgate: IntakeFigures & { replies_sent_during_run: number };
   /** Edits: stored and acked, then dropped by the handler: the cost of intake alone. */
   skillgate_intake_only: IntakeFigures;
+  /** Intake alone over the floor: the median of the per-round ratios (a slow spell of a shared machine hits both sides of a pair). */
+  intake_only_ratio: number;
+  rounds: IntakeRound[];
 }
 
 /**
@@ -38,8 +50,24 @@ export async function benchIntake(ctx: BenchContext): Promise<IntakeResults> {
   const messageBody = (kind: 'message' | 'edited_message') => (n: number) =>
     JSON.stringify(telegramUpdate({ updateId: n, userId: BASE_USER_ID + (n % CHATS), text: INTAKE_TEXT, kind }));
 
-  ctx.progress('intake: floor (bare Fastify HTTPS)');
-  const floor = await withTarget(ctx, 'floor-server.ts', (url, child) => measure(ctx, driver, url, child, messageBody('message')));
+  const floorRun = (r: number) => {
+    ctx.progress(`intake ${r}/${ctx.profile.intakeRounds}: floor (bare Fastify HTTPS)`);
+    return withTarget(ctx, 'floor-server.ts', (url, child) => measure(ctx, driver, url, child, messageBody('message')));
+  };
+  const intakeOnlyRun = (r: number) => {
+    ctx.progress(`intake ${r}/${ctx.profile.intakeRounds}: skillgate, edits only (stored and ignored)`);
+    return withFakeTelegram(ctx, (telegram) =>
+      withSkillgate(ctx, `intake-edits-${r}`, telegram, (url, child) => measure(ctx, driver, url, child, messageBody('edited_message'))),
+    );
+  };
+  const rounds: IntakeRound[] = [];
+  for (let r = 1; r <= ctx.profile.intakeRounds; r++) {
+    // Who goes first alternates, so that neither side always runs on the warmer (or busier) machine.
+    const first = r % 2 === 1 ? await floorRun(r) : await intakeOnlyRun(r);
+    const second = r % 2 === 1 ? await intakeOnlyRun(r) : await floorRun(r);
+    const [floor, intakeOnly] = r % 2 === 1 ? [first, second] : [second, first];
+    rounds.push({ floor, skillgate_intake_only: intakeOnly, ratio: round(intakeOnly.rps / Math.max(1, floor.rps), 3) });
+  }
   ctx.progress('intake: grammY webhookCallback');
   const grammy = await withTarget(ctx, 'grammy-server.ts', (url, child) => measure(ctx, driver, url, child, messageBody('message')));
   ctx.progress('intake: skillgate, text messages (dispatcher answering meanwhile)');
@@ -49,11 +77,31 @@ export async function benchIntake(ctx: BenchContext): Promise<IntakeResults> {
       return { ...figures, replies_sent_during_run: (await telegram.stats()).sent };
     }),
   );
-  ctx.progress('intake: skillgate, edits only (stored and ignored)');
-  const intakeOnly = await withFakeTelegram(ctx, (telegram) =>
-    withSkillgate(ctx, 'intake-edits', telegram, (url, child) => measure(ctx, driver, url, child, messageBody('edited_message'))),
-  );
-  return { floor, grammy, skillgate, skillgate_intake_only: intakeOnly };
+  return {
+    floor: medianFigures(rounds.map((r) => r.floor)),
+    grammy,
+    skillgate,
+    skillgate_intake_only: medianFigures(rounds.map((r) => r.skillgate_intake_only)),
+    intake_only_ratio: median(rounds.map((r) => r.ratio)),
+    rounds,
+  };
+}
+
+/** Each figure's median over the rounds (taken one by one: no single round's row). */
+function medianFigures(figures: IntakeFigures[]): IntakeFigures {
+  const of = (key: Exclude<keyof IntakeFigures, 'non2xx' | 'errors' | 'timeouts'>) => median(figures.map((f) => f[key]));
+  const most = (key: 'non2xx' | 'errors' | 'timeouts') => Math.max(...figures.map((f) => f[key]));
+  return {
+    rps: of('rps'),
+    p50_ms: of('p50_ms'),
+    p99_ms: of('p99_ms'),
+    total: of('total'),
+    rss_mb: of('rss_mb'),
+    cpu_us_per_req: of('cpu_us_per_req'),
+    non2xx: most('non2xx'),
+    errors: most('errors'),
+    timeouts: most('timeouts'),
+  };
 }
 
 async function measure(ctx: BenchContext, driver: LoadDriver, url: string, child: BenchChild, body: (n: number) => string): Promise<IntakeFigures> {

@@ -4,6 +4,8 @@ export interface BenchProfile {
   /** autocannon: seconds measured per target, after a warm-up of `intakeWarmupSeconds`. */
   intakeSeconds: number;
   intakeWarmupSeconds: number;
+  /** Rounds of the floor and skillgate's intake alone, back to back in each (who goes first alternates); medians are reported. */
+  intakeRounds: number;
   /** autocannon connections (keep-alive, no pipelining). */
   connections: number;
   /** Text messages of the throughput run (100 chats, one reply each). */
@@ -32,8 +34,9 @@ export interface BenchProfile {
 
 export const FULL: BenchProfile = {
   name: 'full',
-  intakeSeconds: 10,
+  intakeSeconds: 6,
   intakeWarmupSeconds: 1,
+  intakeRounds: 3,
   connections: 50,
   throughputMessages: 6_000,
   throughputRounds: 5,
@@ -54,6 +57,7 @@ export const QUICK: BenchProfile = {
   name: 'quick',
   intakeSeconds: 3,
   intakeWarmupSeconds: 0.5,
+  intakeRounds: 2,
   connections: 50,
   throughputMessages: 1_500,
   throughputRounds: 3,
