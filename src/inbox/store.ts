@@ -51,6 +51,8 @@ export class InboxStore implements UpdateStore {
   private readonly pending: PendingGauge;
   private readonly events = new StoreEvents();
   private readonly marks = new TurnMarks();
+  /** Rows the open transaction's marks finished: they leave the pending gauge when it commits (a rollback reopens them). */
+  private finishedInTransaction = 0;
   private readonly parsed = new ParsedPayloads();
   /** Highest seq covered by a finished fsync: the dispatcher sees nothing newer. */
   private durableSeq = 0;
@@ -81,7 +83,7 @@ export class InboxStore implements UpdateStore {
       refusal: () => (this.closed ? storeClosed(this.file) : this.conn.flusher.failure ? this.recovery.refusal() : undefined),
       beforeCommit: () => this.writeMarks(),
       insert: (batch) => {
-        const inserted = insertAccepts(this.conn.statements, batch, this.pending.value, this.maxPending, this.now());
+        const inserted = insertAccepts(this.conn.statements, batch, this.openCount(), this.maxPending, this.now());
         batch.forEach((item, i) => {
           if (item.payload !== undefined && item.payloadJson !== null && inserted.results[i] === 'accepted') this.parsed.keep(item.updateId, item.payload);
         });
@@ -90,13 +92,20 @@ export class InboxStore implements UpdateStore {
       committed: (inserted) => {
         this.health.recover('write');
         this.pending.add(inserted.rows.length);
+        this.pending.finished(this.finishedInTransaction);
+        this.finishedInTransaction = 0;
       },
       durable: (rows) => {
         this.durableSeq = Math.max(this.durableSeq, rows[rows.length - 1]!.seq);
         this.events.durable(rows);
       },
       trouble: (kind, err) => {
-        this.marks.discard();
+        // A failed write was rolled back: its marks went with it. A failed fsync leaves the open
+        // transaction and its queued marks alone; the reopen commits them first.
+        if (kind === 'write') {
+          this.marks.discard();
+          this.finishedInTransaction = 0;
+        }
         this.parsed.clear(); // rolled back or maybe not on disk: claims read the rows
         return this.recovery.enter(kind, err);
       },
@@ -167,15 +176,13 @@ export class InboxStore implements UpdateStore {
   /** Age of the oldest update accepted and never claimed, or undefined: a stall (issue 18) or a backlog shows here first. */
   oldestUnclaimedAgeMs(): number | undefined {
     if (this.closed || !this.conn.db.open) return undefined; // a failed reopen leaves no connection until the next try
-    this.writeMarks();
     const at = this.conn.statements.oldestUnclaimed.get() as number | undefined;
     return at === undefined ? undefined : Math.max(0, this.now() - at);
   }
 
   /** Updates accepted and not yet done or failed. */
   pendingCount(): number {
-    if (!this.closed && this.conn.db.open) this.writeMarks();
-    return this.pending.value;
+    return this.openCount();
   }
 
   get isOpen(): boolean {
@@ -250,16 +257,15 @@ export class InboxStore implements UpdateStore {
     this.write(() => this.conn.statements.scheduleRetry.run(nextAttemptAt, error, updateId));
   }
 
+  /** What is written: this turn's failed marks count once the turn commits (a read here writes nothing, so it cannot fail on a mark). */
   failedCount(): number {
     this.assertOpen();
-    this.writeMarks();
     return (this.conn.statements.countFailed.get() as { n: number }).n;
   }
 
   /** The most recent failures, newest first (for /readyz detail). */
   recentFailures(limit = 10): FailedUpdate[] {
     this.assertOpen();
-    this.writeMarks();
     return this.conn.statements.recentFailures.all(limit) as FailedUpdate[];
   }
 
@@ -316,6 +322,7 @@ export class InboxStore implements UpdateStore {
 
   private readCounters(): void {
     this.pending.reset((this.conn.statements.countOpen.get() as { n: number }).n);
+    this.finishedInTransaction = 0;
     this.durableSeq = (this.conn.statements.maxSeq.get() as number | null) ?? 0;
   }
 
@@ -327,7 +334,12 @@ export class InboxStore implements UpdateStore {
   /** Inside the turn's transaction (the marks are only ever queued inside one). */
   private writeMarks(): void {
     if (this.marks.size === 0) return;
-    this.pending.finished(this.marks.write(this.conn.statements));
+    this.marks.write(this.conn.statements, (rows) => (this.finishedInTransaction += rows));
+  }
+
+  /** Unfinished updates, counting this turn's done and failed marks as written (a pure read: it writes nothing). */
+  private openCount(): number {
+    return Math.max(0, this.pending.value - this.finishedInTransaction - this.marks.finals);
   }
 
   private assertOpen(): void {

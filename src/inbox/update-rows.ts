@@ -64,24 +64,40 @@ export class TurnMarks {
     return this.claims.size + this.replied.size + this.final.size;
   }
 
+  /** Done and failed marks not written yet: each finishes an open row when it is. */
+  get finals(): number {
+    return this.final.size;
+  }
+
   has(updateId: number): boolean {
     return this.claims.has(updateId) || this.replied.has(updateId) || this.final.has(updateId);
   }
 
-  /** Inside the transaction: right before COMMIT, or before a read that must see them. Returns how many open rows were finished. */
-  write(statements: Statements): number {
-    if (this.size === 0) return 0;
-    for (const updateId of this.claims) statements.claim.run(updateId);
-    this.claims.clear();
-    for (const updateId of this.replied) statements.markReplied.run(updateId);
-    this.replied.clear();
-    let finished = 0;
-    for (const [updateId, { state, at, error }] of this.final) {
-      const info = state === 'done' ? statements.markDone.run(at, updateId) : statements.markFailed.run(at, error, updateId);
-      finished += info.changes;
+  /**
+   * Inside the transaction: right before COMMIT, or before a read that must see them. Each mark
+   * leaves the queue as soon as its UPDATE ran, so a statement that throws (SQLite undoes that
+   * one statement, the transaction stays open) leaves only the marks not yet written: none runs
+   * twice (a claim adds an attempt). `finished` is told how many open rows became done or failed,
+   * also when a later statement threw.
+   */
+  write(statements: Statements, finished: (rows: number) => void): void {
+    let rows = 0;
+    try {
+      for (const updateId of this.claims) {
+        statements.claim.run(updateId);
+        this.claims.delete(updateId);
+      }
+      for (const updateId of this.replied) {
+        statements.markReplied.run(updateId);
+        this.replied.delete(updateId);
+      }
+      for (const [updateId, { state, at, error }] of this.final) {
+        rows += (state === 'done' ? statements.markDone.run(at, updateId) : statements.markFailed.run(at, error, updateId)).changes;
+        this.final.delete(updateId);
+      }
+    } finally {
+      if (rows > 0) finished(rows);
     }
-    this.final.clear();
-    return finished;
   }
 
   /** The turn was rolled back: its marks are lost with it (those updates run again, at least once). */

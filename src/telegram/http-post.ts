@@ -22,9 +22,9 @@ export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /**
  * One POST through undici's dispatcher, its body gathered as text. What `dispatcher.request()`
  * does for this one case without its per-call machinery (issue 16: a body stream, an
- * AsyncResource and a response-headers object per call, about a third of undici's CPU per
- * message): the handler keeps the status and the chunks, nothing else. The same keep-alive pool
- * and timeouts; an abort of `signal` cancels the request, also while it waits for a socket.
+ * AsyncResource and their promise plumbing per call): the handler keeps the status and the
+ * chunks, nothing else. The same keep-alive pool and timeouts; an abort of `signal` cancels the
+ * request, also while it waits for a socket.
  */
 export function postText(dispatcher: Dispatcher, request: PostRequest): Promise<PostResponse> {
   return new Promise((resolve, reject) => {
@@ -50,41 +50,48 @@ export function postText(dispatcher: Dispatcher, request: PostRequest): Promise<
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    dispatcher.dispatch(
-      {
-        origin: request.origin,
-        path: request.path,
-        method: 'POST',
-        body: request.body,
-        headers: request.headers,
-        headersTimeout: request.headersTimeout,
-        bodyTimeout: request.bodyTimeout,
-      },
-      {
-        onRequestStart(c) {
-          controller = c;
-          if (settled) c.abort(signal?.reason ?? new Error('request abandoned'));
+    try {
+      dispatch();
+    } catch (err) {
+      settle(err); // a dispatcher that throws instead of calling onResponseError (a composed or custom one)
+    }
+    function dispatch() {
+      dispatcher.dispatch(
+        {
+          origin: request.origin,
+          path: request.path,
+          method: 'POST',
+          body: request.body,
+          headers: request.headers,
+          headersTimeout: request.headersTimeout,
+          bodyTimeout: request.bodyTimeout,
         },
-        onResponseStart(_c, status) {
-          statusCode = status;
-        },
-        onResponseData(c, chunk) {
-          received += chunk.length;
-          if (received > MAX_RESPONSE_BYTES) {
-            const err = new Error(`response body over ${MAX_RESPONSE_BYTES} bytes`);
-            c.abort(err);
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (settled) c.abort(signal?.reason ?? new Error('request abandoned'));
+          },
+          onResponseStart(_c, status) {
+            statusCode = status;
+          },
+          onResponseData(c, chunk) {
+            received += chunk.length;
+            if (received > MAX_RESPONSE_BYTES) {
+              const err = new Error(`response body over ${MAX_RESPONSE_BYTES} bytes`);
+              c.abort(err);
+              settle(err);
+              return;
+            }
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            settle(undefined, { statusCode, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+          },
+          onResponseError(_c, err) {
             settle(err);
-            return;
-          }
-          chunks.push(chunk);
+          },
         },
-        onResponseEnd() {
-          settle(undefined, { statusCode, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
-        },
-        onResponseError(_c, err) {
-          settle(err);
-        },
-      },
-    );
+      );
+    }
   });
 }

@@ -241,6 +241,7 @@ t.test('an update whose earlier runs all died with the process is set aside, not
   dispatcher.start();
   await waitUntil(() => store.pendingCount() === 0, 10_000, 'the update to be set aside');
   t.equal(ran, 0, 'the handler was not called again');
+  await store.committed();
   t.equal(store.failedCount(), 1);
   t.match(alerts.join('\n'), /crash loop/);
 });

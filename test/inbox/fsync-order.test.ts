@@ -7,7 +7,7 @@ import type { OpenUpdate } from '../../src/inbox/store.js';
 import { WalFlusher } from '../../src/inbox/wal-flusher.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { captureLogger } from '../helpers/logger.js';
-import { acceptText, openStore, waitUntil } from './helpers.js';
+import { acceptText, committedRows, openStore, textUpdate, waitUntil } from './helpers.js';
 
 type FsyncCallback = (err: NodeJS.ErrnoException | null) => void;
 
@@ -219,4 +219,43 @@ t.test('a failed fsync: 503 for its batch and while the store reopens; then the 
   await waitUntil(() => store.pendingCount() === 0, 5_000, 'everything to finish');
   t.same(handled, [1, 2, 3], 'each update handled once, in order');
   t.same(health.map((h) => h.writable), [false, true]);
+});
+
+t.test("a failed fsync keeps the open turn's queued marks: the reopen commits them, so nothing finished runs again and no claim is lost", async (t) => {
+  const fsyncs = holdFsyncs(t);
+  const { store } = openStore(t.testdir(), { probeIntervalMs: 20 });
+  t.teardown(() => store.close());
+  const accept = (id: number) => {
+    const update = textUpdate(id, 1);
+    return store.accept(id, 1, JSON.stringify(update), update);
+  };
+  const accepted = Promise.all([accept(1), accept(3)]);
+  await waitUntil(() => fsyncs.held.length === 1, 5_000, 'the first fsync');
+  fsyncs.releaseOldest();
+  t.same(await accepted, ['accepted', 'accepted']);
+  t.equal(store.begin(1)?.attempts, 1);
+  await store.committed();
+
+  const second = accept(2);
+  await waitUntil(() => fsyncs.held.length === 1, 5_000, 'the fsync of update 2');
+  // The failure arrives in the poll phase while this turn's transaction holds two queued marks.
+  fsyncs.releaseOldest(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+  store.markDone(1);
+  t.same(store.begin(3), { payload: textUpdate(3, 1), attempts: 1 }, 'a claim from memory: a queued mark');
+  await t.rejects(second, { code: 'SG_STORE_UNAVAILABLE' });
+  await store.committed();
+  const rows = () => committedRows(store.file, 'SELECT update_id AS id, state, attempts FROM updates ORDER BY update_id');
+  t.same(
+    rows(),
+    [
+      { id: 1, state: 'done', attempts: 1 },
+      { id: 2, state: 'accepted', attempts: 0 },
+      { id: 3, state: 'processing', attempts: 1 },
+    ],
+    'the done mark and the claim are committed, not dropped with the failed batch',
+  );
+  fsyncs.passThrough();
+  await waitUntil(() => store.writeHealth().writable, 5_000, 'the store to reopen');
+  t.same(store.openSince(0).map((r) => r.updateId), [3, 2], 'update 1 is not replayed (in insertion order: 3 came first)');
+  t.equal(store.pendingCount(), 2);
 });

@@ -34,8 +34,9 @@ export function committedRows(file: string, sql: string, ...params: unknown[]): 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skillgate-inbox-image-'));
   try {
     const copy = path.join(dir, path.basename(file));
-    fs.copyFileSync(file, copy);
+    // The WAL first, as README advises for a running gateway (here nothing can commit in between).
     if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
+    fs.copyFileSync(file, copy);
     const db = new Database(copy);
     try {
       return db.prepare(sql).all(...params);

@@ -32,7 +32,7 @@ t.test('every read of open, finished or failed rows is served by an index, not a
   t.match(plan(db, sql.pruneFailed!), /USING INDEX updates_(failed|finished_at)/, 'pruning failures');
   t.match(plan(db, sql.recentFailures!), /USING INDEX updates_failed/, '/readyz recent failures');
   t.match(plan(db, sql.countFailed!), /USING (COVERING )?INDEX updates_failed/, '/readyz failed count');
-  for (const name of ['begin', 'markReplied', 'markDone', 'markFailed', 'scheduleRetry', 'exists'] as const) {
+  for (const name of ['begin', 'claim', 'markReplied', 'markDone', 'markFailed', 'scheduleRetry', 'exists'] as const) {
     t.match(plan(db, sql[name]!), /USING (COVERING )?INDEX sqlite_autoindex_updates_1 \(update_id=\?\)/, `${name} finds its row by update_id`);
   }
 });

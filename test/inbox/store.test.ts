@@ -8,6 +8,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import Database from 'better-sqlite3';
 import { claimedPayload } from '../../src/inbox/update-store.js';
 import { ParsedPayloads } from '../../src/inbox/parsed-payloads.js';
+import type { InboxStore } from '../../src/inbox/store.js';
 import { acceptText, committedRows, openStore, textUpdate, waitUntil } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -149,6 +150,47 @@ t.test('the first claim of an update accepted with its parsed payload reads noth
   t.equal(store.begin(1), undefined, 'a re-delivery kept nothing: a done update is not claimed');
 });
 
+/** The store's own connection (it holds the file exclusively): tests inject SQLite failures through it. */
+function connectionOf(store: InboxStore): Database.Database {
+  return (store as unknown as { conn: { db: Database.Database } }).conn.db;
+}
+
+t.test('a mark that fails leaves the marks already written out of the queue: a claim never adds two attempts', async (t) => {
+  const { store } = openStore(t.testdir());
+  t.teardown(() => store.close());
+  for (const id of [1, 2]) t.equal(await store.accept(id, 4, JSON.stringify(textUpdate(id, 4)), textUpdate(id, 4)), 'accepted');
+  const db = connectionOf(store);
+  db.exec(`CREATE TEMP TRIGGER fail_claim BEFORE UPDATE OF attempts ON updates WHEN NEW.update_id = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END`);
+  store.begin(1);
+  store.begin(2);
+  t.throws(() => store.openSince(0), /injected/, 'writing the marks before the read fails on the second claim');
+  db.exec('DROP TRIGGER fail_claim');
+  await store.committed();
+  t.same(
+    committedRows(store.file, 'SELECT update_id AS id, state, attempts FROM updates ORDER BY update_id'),
+    [
+      { id: 1, state: 'processing', attempts: 1 },
+      { id: 2, state: 'processing', attempts: 1 },
+    ],
+    'each claim written once',
+  );
+});
+
+t.test('a commit that is rolled back leaves the pending count as the file has it (its done marks went with it)', async (t) => {
+  const { store } = openStore(t.testdir(), { probeIntervalMs: 20 });
+  t.teardown(() => store.close());
+  await acceptText(store, 1, 4);
+  store.begin(1);
+  await store.committed();
+  const db = connectionOf(store);
+  db.exec(`CREATE TEMP TRIGGER fail_insert BEFORE INSERT ON updates BEGIN SELECT RAISE(ABORT, 'injected'); END`);
+  store.markDone(1);
+  await t.rejects(acceptText(store, 2, 4), { code: 'SG_STORE_UNAVAILABLE' }, 'the insert fails: the whole turn is rolled back');
+  t.same(committedRows(store.file, 'SELECT state FROM updates WHERE update_id = 1'), [{ state: 'processing' }]);
+  t.equal(store.pendingCount(), 1, 'update 1 is still pending, as the file says');
+  db.exec('DROP TRIGGER fail_insert');
+});
+
 t.test('parsed payloads are bounded: past the capacity a claim reads the row as before', async (t) => {
   const kept = new ParsedPayloads(2);
   kept.keep(1, { n: 1 });
@@ -209,7 +251,8 @@ t.test('a retry returns the update to accepted with its next attempt time; faile
   t.match(store.openSince(0)[0], { state: 'accepted', attempts: 1, nextAttemptAt: 12345 });
   t.equal(store.begin(1)?.attempts, 2);
   store.markFailed(1, 'boom again');
-  t.equal(store.pendingCount(), 0);
+  t.equal(store.pendingCount(), 0, 'the count includes the turn’s queued marks');
+  await store.committed(); // the failure lists read what is written
   t.match(store.stats(), { pending: 0, failed: 1, recentFailures: [{ updateId: 1, chatId: 9, attempts: 2, error: 'boom again' }] });
 });
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
@@ -83,4 +84,11 @@ t.test('undici timeouts still apply', async (t) => {
   const agent = new Agent();
   t.teardown(() => agent.destroy());
   await t.rejects(postText(agent, request(origin, { headersTimeout: 200 })), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+});
+
+t.test('a dispatcher that throws instead of calling back rejects the call and leaves no listener on the signal', async (t) => {
+  const throwing = { dispatch: () => { throw new Error('dispatcher refused'); } } as unknown as Parameters<typeof postText>[0];
+  const controller = new AbortController();
+  await t.rejects(postText(throwing, request('http://127.0.0.1:9', { signal: controller.signal })), /dispatcher refused/);
+  t.equal(getEventListeners(controller.signal, 'abort').length, 0, 'the long-lived signal keeps no listener');
 });
