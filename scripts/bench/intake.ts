@@ -3,11 +3,13 @@ import { LoadDriver, type LoadResult } from './load.js';
 import { BASE_USER_ID, BENCH_SECRET, telegramUpdate } from './payload.js';
 import type { BenchChild } from './processes.js';
 import { withFakeTelegram, withSkillgate, withTarget } from './servers.js';
-import { cpuMs, median, round, rssMb } from './stats.js';
+import { alternatingRounds, cpuMs, median, medianFigures, round, rssMb } from './stats.js';
 
 /** A greeting no skill matches: the rule router answers with the help text, no Python runs. */
 const INTAKE_TEXT = 'Hello! What can you do for me today?';
 const CHATS = 100;
+/** Failure counts: a round's worst is reported, not a median that could hide it. */
+const COUNTS = ['non2xx', 'errors', 'timeouts'] as const;
 
 export interface IntakeFigures extends LoadResult {
   rss_mb: number;
@@ -60,14 +62,11 @@ export async function benchIntake(ctx: BenchContext): Promise<IntakeResults> {
       withSkillgate(ctx, `intake-edits-${r}`, telegram, (url, child) => measure(ctx, driver, url, child, messageBody('edited_message'))),
     );
   };
-  const rounds: IntakeRound[] = [];
-  for (let r = 1; r <= ctx.profile.intakeRounds; r++) {
-    // Who goes first alternates, so that neither side always runs on the warmer (or busier) machine.
-    const first = r % 2 === 1 ? await floorRun(r) : await intakeOnlyRun(r);
-    const second = r % 2 === 1 ? await intakeOnlyRun(r) : await floorRun(r);
-    const [floor, intakeOnly] = r % 2 === 1 ? [first, second] : [second, first];
-    rounds.push({ floor, skillgate_intake_only: intakeOnly, ratio: round(intakeOnly.rps / Math.max(1, floor.rps), 3) });
-  }
+  const rounds: IntakeRound[] = (await alternatingRounds(ctx.profile.intakeRounds, floorRun, intakeOnlyRun)).map(([floor, intakeOnly]) => ({
+    floor,
+    skillgate_intake_only: intakeOnly,
+    ratio: round(intakeOnly.rps / Math.max(1, floor.rps), 3),
+  }));
   ctx.progress('intake: grammY webhookCallback');
   const grammy = await withTarget(ctx, 'grammy-server.ts', (url, child) => measure(ctx, driver, url, child, messageBody('message')));
   ctx.progress('intake: skillgate, text messages (dispatcher answering meanwhile)');
@@ -78,29 +77,12 @@ export async function benchIntake(ctx: BenchContext): Promise<IntakeResults> {
     }),
   );
   return {
-    floor: medianFigures(rounds.map((r) => r.floor)),
+    floor: medianFigures(rounds.map((r) => r.floor), COUNTS),
     grammy,
     skillgate,
-    skillgate_intake_only: medianFigures(rounds.map((r) => r.skillgate_intake_only)),
+    skillgate_intake_only: medianFigures(rounds.map((r) => r.skillgate_intake_only), COUNTS),
     intake_only_ratio: median(rounds.map((r) => r.ratio)),
     rounds,
-  };
-}
-
-/** Each figure's median over the rounds (taken one by one: no single round's row). */
-function medianFigures(figures: IntakeFigures[]): IntakeFigures {
-  const of = (key: Exclude<keyof IntakeFigures, 'non2xx' | 'errors' | 'timeouts'>) => median(figures.map((f) => f[key]));
-  const most = (key: 'non2xx' | 'errors' | 'timeouts') => Math.max(...figures.map((f) => f[key]));
-  return {
-    rps: of('rps'),
-    p50_ms: of('p50_ms'),
-    p99_ms: of('p99_ms'),
-    total: of('total'),
-    rss_mb: of('rss_mb'),
-    cpu_us_per_req: of('cpu_us_per_req'),
-    non2xx: most('non2xx'),
-    errors: most('errors'),
-    timeouts: most('timeouts'),
   };
 }
 

@@ -55,12 +55,12 @@ export const FULL: BenchProfile = {
 
 export const QUICK: BenchProfile = {
   name: 'quick',
-  intakeSeconds: 3,
+  intakeSeconds: 2,
   intakeWarmupSeconds: 0.5,
   intakeRounds: 2,
   connections: 50,
   throughputMessages: 1_500,
-  throughputRounds: 3,
+  throughputRounds: 2,
   skillCalls: 40,
   e2eCalls: 40,
   burstUpdates: 2_000,

@@ -22,6 +22,35 @@ export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
 
+/**
+ * Runs `first` and `second` back to back `count` times, who goes first alternating (round 1:
+ * `first`), so that neither side always runs on the warmer (or busier) machine. Returns each
+ * round's pair in [first, second] order.
+ */
+export async function alternatingRounds<A, B>(count: number, first: (round: number) => Promise<A>, second: (round: number) => Promise<B>): Promise<Array<[A, B]>> {
+  const rounds: Array<[A, B]> = [];
+  for (let r = 1; r <= count; r++) {
+    if (r % 2 === 1) {
+      const a = await first(r);
+      rounds.push([a, await second(r)]);
+    } else {
+      const b = await second(r);
+      rounds.push([await first(r), b]);
+    }
+  }
+  return rounds;
+}
+
+/** Each figure's median over `figures` (taken one by one: no single round's row); the `worst` keys (error counts) take the maximum. */
+export function medianFigures<T extends object>(figures: readonly T[], worst: ReadonlyArray<keyof T> = []): T {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(figures[0]!) as Array<keyof T & string>) {
+    const values = figures.map((f) => f[key] as number);
+    out[key] = worst.includes(key) ? Math.max(...values) : median(values);
+  }
+  return out as T;
+}
+
 /** Rounds to `digits` decimals (results.json stays readable). */
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;

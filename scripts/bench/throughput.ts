@@ -2,7 +2,7 @@ import type { BenchContext } from './context.js';
 import { BASE_USER_ID, telegramUpdate } from './payload.js';
 import { withFakeTelegram, withSkillgate, withTarget, type FakeTelegramProcess } from './servers.js';
 import type { BenchChild } from './processes.js';
-import { cpuMs, median, percentiles, round } from './stats.js';
+import { alternatingRounds, cpuMs, median, medianFigures, percentiles, round } from './stats.js';
 import { WebhookClient } from './webhook-client.js';
 
 /** A greeting no skill matches: skillgate answers with the help text, grammY with a fixed line. */
@@ -65,41 +65,19 @@ export async function benchThroughput(ctx: BenchContext): Promise<ThroughputResu
     ctx.progress(`throughput ${r}/${roundCount}: skillgate, ${n} messages`);
     return withFakeTelegram(ctx, (telegram) => withSkillgate(ctx, `throughput-${r}`, telegram, (url, child) => run(telegram, url, child)));
   };
-  const rounds: ThroughputRound[] = [];
-  for (let r = 1; r <= roundCount; r++) {
-    // Who goes first alternates, so that neither side always runs on the warmer (or busier) machine.
-    let grammy: ThroughputFigures;
-    let skillgate: ThroughputFigures;
-    if (r % 2 === 1) {
-      grammy = await grammyRun(r);
-      skillgate = await skillgateRun(r);
-    } else {
-      skillgate = await skillgateRun(r);
-      grammy = await grammyRun(r);
-    }
-    rounds.push({ skillgate, grammy_reply: grammy, ratio: round(grammy.ms / skillgate.ms, 3) });
-  }
+  const rounds: ThroughputRound[] = (await alternatingRounds(roundCount, grammyRun, skillgateRun)).map(([grammy, skillgate]) => ({
+    skillgate,
+    grammy_reply: grammy,
+    ratio: round(grammy.ms / skillgate.ms, 3),
+  }));
   return {
     n,
     chats: CHATS,
     connections,
-    skillgate: medianFigures(rounds.map((r) => r.skillgate)),
-    grammy_reply: medianFigures(rounds.map((r) => r.grammy_reply)),
+    skillgate: medianFigures(rounds.map((r) => r.skillgate), ['non200']),
+    grammy_reply: medianFigures(rounds.map((r) => r.grammy_reply), ['non200']),
     ratio: median(rounds.map((r) => r.ratio)),
     rounds,
-  };
-}
-
-/** Each figure's median over the rounds (taken one by one: no single round's row). */
-function medianFigures(figures: ThroughputFigures[]): ThroughputFigures {
-  const of = (key: keyof ThroughputFigures) => median(figures.map((f) => f[key]));
-  return {
-    ms: of('ms'),
-    msg_per_s: of('msg_per_s'),
-    ack_p50_ms: of('ack_p50_ms'),
-    ack_p99_ms: of('ack_p99_ms'),
-    non200: Math.max(...figures.map((f) => f.non200)),
-    cpu_ms_per_msg: of('cpu_ms_per_msg'),
   };
 }
 

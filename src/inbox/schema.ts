@@ -18,6 +18,8 @@ import type Database from 'better-sqlite3';
 export const OPEN_STATES_SQL = `('accepted', 'processing', 'replied')`;
 /** What a query for open rows says, so that SQLite can use `updates_unfinished`. */
 const OPEN_ROW_SQL = `state IN ${OPEN_STATES_SQL} AND finished_at IS NULL`;
+/** A claim: processing, one more attempt, unless the update is no longer runnable. */
+const CLAIM_SQL = `UPDATE updates SET state = 'processing', attempts = attempts + 1 WHERE update_id = ? AND state IN ('accepted', 'processing')`;
 
 export const INBOX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS updates (
@@ -70,13 +72,9 @@ export function prepareStatements(db: Database.Database) {
     oldestUnclaimed: db
       .prepare(`SELECT accepted_at FROM updates WHERE ${OPEN_ROW_SQL} AND state = 'accepted' AND attempts = 0 ORDER BY seq LIMIT 1`)
       .pluck(),
-    begin: db.prepare(
-      `UPDATE updates SET state = 'processing', attempts = attempts + 1
-        WHERE update_id = ? AND state IN ('accepted', 'processing')
-        RETURNING payload AS payloadJson, attempts`,
-    ),
+    begin: db.prepare(`${CLAIM_SQL} RETURNING payload AS payloadJson, attempts`),
     // A claim whose payload this process still holds (ParsedPayloads): the same write, nothing read back.
-    claim: db.prepare(`UPDATE updates SET state = 'processing', attempts = attempts + 1 WHERE update_id = ? AND state IN ('accepted', 'processing')`),
+    claim: db.prepare(CLAIM_SQL),
     markReplied: db.prepare(`UPDATE updates SET state = 'replied' WHERE update_id = ? AND state IN ${OPEN_STATES_SQL}`),
     markDone: db.prepare(
       `UPDATE updates SET state = 'done', payload = NULL, finished_at = ? WHERE update_id = ? AND state IN ${OPEN_STATES_SQL}`,

@@ -50,48 +50,44 @@ export function postText(dispatcher: Dispatcher, request: PostRequest): Promise<
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
+    const options: Dispatcher.DispatchOptions = {
+      origin: request.origin,
+      path: request.path,
+      method: 'POST',
+      body: request.body,
+      headers: request.headers,
+      headersTimeout: request.headersTimeout,
+      bodyTimeout: request.bodyTimeout,
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (settled) c.abort(signal?.reason ?? new Error('request abandoned'));
+      },
+      onResponseStart(_c, status) {
+        statusCode = status;
+      },
+      onResponseData(c, chunk) {
+        received += chunk.length;
+        if (received > MAX_RESPONSE_BYTES) {
+          const err = new Error(`response body over ${MAX_RESPONSE_BYTES} bytes`);
+          c.abort(err);
+          settle(err);
+          return;
+        }
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        settle(undefined, { statusCode, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+      },
+      onResponseError(_c, err) {
+        settle(err);
+      },
+    };
     try {
-      dispatch();
+      dispatcher.dispatch(options, handler);
     } catch (err) {
       settle(err); // a dispatcher that throws instead of calling onResponseError (a composed or custom one)
-    }
-    function dispatch() {
-      dispatcher.dispatch(
-        {
-          origin: request.origin,
-          path: request.path,
-          method: 'POST',
-          body: request.body,
-          headers: request.headers,
-          headersTimeout: request.headersTimeout,
-          bodyTimeout: request.bodyTimeout,
-        },
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (settled) c.abort(signal?.reason ?? new Error('request abandoned'));
-          },
-          onResponseStart(_c, status) {
-            statusCode = status;
-          },
-          onResponseData(c, chunk) {
-            received += chunk.length;
-            if (received > MAX_RESPONSE_BYTES) {
-              const err = new Error(`response body over ${MAX_RESPONSE_BYTES} bytes`);
-              c.abort(err);
-              settle(err);
-              return;
-            }
-            chunks.push(chunk);
-          },
-          onResponseEnd() {
-            settle(undefined, { statusCode, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
-          },
-          onResponseError(_c, err) {
-            settle(err);
-          },
-        },
-      );
     }
   });
 }
