@@ -6,7 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { hasUpdateId } from '../telegram/update-schema.js';
 import { createSecretChecker } from './secret-check.js';
-import { helmetHeaders } from './static-helmet.js';
+import { apiHelmetHeaders } from './static-helmet.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 
@@ -59,7 +59,7 @@ interface ParsedBody {
 export async function registerWebhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   const { logger, metrics } = options;
   const secretMatches = createSecretChecker(options.secret);
-  const securityHeaders = helmetHeaders();
+  const securityHeaders = apiHelmetHeaders();
 
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -86,41 +86,53 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
     };
 
     scope.post(options.path, {
-      // The same headers as helmet gives every other route, without its per-request cost.
+      // Helmet's values for an API answer (apiHelmetHeaders), without its per-request cost.
       helmet: false,
-      onRequest: (_request, reply, done) => {
+      // One synchronous hook, before the body is read (a stranger cannot make us parse 1 MiB):
+      // the headers, the secret, shutdown. A hook that answers does not call done().
+      onRequest: (request, reply, done) => {
         reply.headers(securityHeaders);
+        if (!secretMatches(request.headers[SECRET_HEADER])) {
+          rejectSecret(request, reply, failures).catch((err: unknown) => sendError(reply, err));
+          return;
+        }
+        if (options.isClosing()) {
+          unavailable(reply, 'shutting down');
+          return;
+        }
         done();
       },
-      // preParsing: before the body is read, so a stranger cannot make us parse 1 MiB.
-      preParsing: async (request, reply) => {
-        if (!secretMatches(request.headers[SECRET_HEADER])) return rejectSecret(request, reply, failures);
-        if (options.isClosing()) return unavailable(reply, 'shutting down');
-      },
-      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      // Not async: the answer is sent from the store's settlement, without a promise per
+      // request for Fastify to wrap.
+      handler: (request: FastifyRequest, reply: FastifyReply) => {
         const body = request.body as ParsedBody | undefined;
         if (!body || !hasUpdateId(body.value)) {
           metrics?.updates.inc({ outcome: 'rejected_bad_request' });
-          return reply.code(400).send({ error: 'Bad Request: expected a JSON object with an integer update_id' });
+          reply.code(400).send({ error: 'Bad Request: expected a JSON object with an integer update_id' });
+          return;
         }
         const updateId = body.value.update_id;
         const decided = options.decidedAtIntake?.matches(body.value) === true;
-        let result: AcceptResult;
-        try {
-          result = await options.intake.accept(updateId, options.chatIdOf(body.value), decided ? null : body.raw, decided ? undefined : body.value);
-        } catch (err) {
+        const answer = (result: AcceptResult) => {
+          if (result === 'full') return unavailable(reply, 'inbox full');
+          metrics?.updates.inc({ outcome: result });
+          if (result === 'accepted') {
+            logger.debug({ updateId }, 'Webhook: update stored');
+            if (decided) options.decidedAtIntake!.finished(updateId);
+          } else {
+            logger.info({ updateId }, 'Webhook: duplicate update acknowledged and ignored');
+          }
+          // Empty: Telegram reads nothing from a 200 but an optional method call.
+          return reply.code(200).send();
+        };
+        const refuse = (err: unknown) => {
           logger.error({ err, updateId }, 'Webhook: could not store the update; Telegram will retry it');
           return unavailable(reply, 'store unavailable');
-        }
-        if (result === 'full') return unavailable(reply, 'inbox full');
-        metrics?.updates.inc({ outcome: result });
-        if (result === 'accepted') {
-          logger.debug({ updateId }, 'Webhook: update stored');
-          if (decided) options.decidedAtIntake!.finished(updateId);
-        } else {
-          logger.info({ updateId }, 'Webhook: duplicate update acknowledged and ignored');
-        }
-        return reply.code(200).send({ ok: true });
+        };
+        options.intake
+          .accept(updateId, options.chatIdOf(body.value), decided ? null : body.raw, decided ? undefined : body.value)
+          .then(answer, refuse)
+          .catch((err: unknown) => sendError(reply, err));
       },
     });
   });
@@ -145,6 +157,11 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
     logger.warn({ ip: request.ip, peer }, 'Webhook: request with a missing or wrong secret token rejected');
     return reply.code(401).send({ error: 'Unauthorized: missing or wrong X-Telegram-Bot-Api-Secret-Token' });
   }
+}
+
+/** A failure after the route took over the answer: Fastify's error handler, unless an answer went out. */
+function sendError(reply: FastifyReply, err: unknown): void {
+  if (!reply.sent) reply.send(err);
 }
 
 function unavailable(reply: FastifyReply, reason: string) {

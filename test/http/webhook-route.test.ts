@@ -80,6 +80,23 @@ t.test('an update decided at intake is stored without its payload and reported f
   t.same(finished, [2]);
 });
 
+t.test('a failure after the update was stored is a JSON 500, not a hung request; the re-delivery is a duplicate', async (t) => {
+  const decidedAtIntake = {
+    matches: (u: unknown) => (u as { edited_message?: unknown }).edited_message !== undefined,
+    finished: () => {
+      throw new Error('audit sink exploded');
+    },
+  };
+  const s = await setup(t, { decidedAtIntake });
+  const edit = JSON.stringify({ update_id: 5, edited_message: { message_id: 1, chat: { id: 7 }, text: 'hi' } });
+  const failed = await s.post(edit, s.good);
+  t.equal(failed.status, 500);
+  t.match(failed.json, { error: String });
+  t.notMatch(failed.text, /at .*\.js|exploded/, 'no stack trace, no internal message');
+  t.same([...s.intake.stored.keys()], [5], 'stored before the failure');
+  t.equal((await s.post(edit, s.good)).status, 200, "Telegram's retry is acknowledged as a duplicate");
+});
+
 t.test('webhook rejects a missing secret with 401 and a JSON error', async (t) => {
   const s = await setup(t);
   const res = await s.post(update(1), { 'content-type': 'application/json' });
@@ -242,20 +259,33 @@ t.test('GET /healthz answers ok; other paths are 404 JSON', async (t) => {
   t.ok(health.headers['strict-transport-security'] || health.headers['x-content-type-options'], 'helmet headers present');
 });
 
-t.test('webhook answers carry the same helmet security headers as every other route', async (t) => {
+t.test('webhook answers carry helmet\'s headers for an API answer, the 200 no body', async (t) => {
   const s = await setup(t);
   const security = (headers: Record<string, unknown>) =>
     Object.fromEntries(Object.entries(headers).filter(([name]) => !['content-length', 'content-type', 'date', 'connection', 'keep-alive'].includes(name)));
   const health = await request(`https://127.0.0.1:${s.port}/healthz`, { dispatcher: s.agent });
   await health.body.dump();
-  const expected = security(health.headers);
-  t.ok(expected['content-security-policy'] && expected['strict-transport-security'], 'helmet ran on /healthz');
+  const page = security(health.headers);
+  t.ok(page['content-security-policy'] && page['cross-origin-opener-policy'], 'helmet\'s full set on /healthz');
+  // What a browser would need to render nothing and frame nothing, with helmet's own values for
+  // the rest; the document-only headers (CORP, COOP, DNS prefetch, ...) are left out (issue 16).
+  const expected = {
+    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+    'strict-transport-security': page['strict-transport-security'],
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': page['x-frame-options'],
+  };
   const accepted = await s.post(update(1), s.good);
   t.equal(accepted.status, 200);
   t.same(security(accepted.headers), expected, 'on a 200');
+  t.equal(accepted.headers['content-length'], '0', 'a 200 carries no body: Telegram reads nothing from it but a method call');
+  t.equal(accepted.text, '');
   const rejected = await s.post(update(2), { 'content-type': 'application/json' });
   t.equal(rejected.status, 401);
   t.same(security(rejected.headers), expected, 'on a 401');
+  const bad = await s.post('{"no_update_id":1}', s.good);
+  t.equal(bad.status, 400);
+  t.same(security(bad.headers), expected, 'on a 400');
 });
 
 t.test('GET on the webhook path is not a way in', async (t) => {
