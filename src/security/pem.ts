@@ -11,7 +11,10 @@ const BODY = String.raw`(?:[A-Za-z0-9+/=:, \t\r\n-]|\\[nrt])*`;
 
 export const PEM_PRIVATE_KEY = new RegExp(`${BEGIN}(?:${BODY}${END}|${BODY})`, 'g');
 
+/** What every private key block holds: a text shorter than this holds none. */
+export const PEM_MARK = 'PRIVATE KEY';
+
 /** Cheap pre-check, so texts without a key never run the expression. */
 export function mayHoldPem(text: string): boolean {
-  return text.includes('PRIVATE KEY');
+  return text.includes(PEM_MARK);
 }

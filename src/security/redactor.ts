@@ -1,4 +1,4 @@
-import { mayHoldPem, PEM_PRIVATE_KEY } from './pem.js';
+import { mayHoldPem, PEM_MARK, PEM_PRIVATE_KEY } from './pem.js';
 import { formsOf, type Secret } from './secret-forms.js';
 import { WINDOW, WindowMatcher, type Spans } from './window-matcher.js';
 
@@ -34,8 +34,11 @@ export function createRedactor(secrets: readonly Secret[]): Redactor {
   const windows = new WindowMatcher(forms);
   const wholePattern =
     whole.size === 0 ? undefined : new RegExp([...whole].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+  // Nothing shorter can hold a match: most fields of a log or audit line (an outcome, a kind, an
+  // id) are returned at once instead of running the window matcher (issue 16).
+  const shortest = Math.min(PEM_MARK.length, WINDOW, ...[...whole].map((s) => s.length));
   return (text) => {
-    if (text.length === 0) return text;
+    if (text.length < shortest) return text;
     let out = mayHoldPem(text) ? text.replace(PEM_PRIVATE_KEY, REDACTED) : text;
     out = replaceSpans(out, windows.spans(out));
     return wholePattern ? out.replace(wholePattern, REDACTED) : out;
