@@ -8,6 +8,12 @@ import type { Logger } from '../observability/logger.js';
  * (SG_*) take the status the catalogue gives them.
  */
 export function installJsonErrors(app: FastifyInstance, logger: Logger): void {
+  installErrorHandler(app, logger);
+  installNotFound(app);
+}
+
+/** The error half of installJsonErrors: inherited by every scope registered after it. */
+export function installErrorHandler(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const given = err instanceof SkillgateError ? err.httpStatus : err.statusCode;
     const status = given && given >= 400 && given < 600 ? given : 500;
@@ -18,6 +24,10 @@ export function installJsonErrors(app: FastifyInstance, logger: Logger): void {
     }
     void reply.code(status).send({ error: clientMessage(err, status) });
   });
+}
+
+/** 404 JSON for the paths no route of `app`'s prefix serves, with `app`'s hooks (helmet's, on the main listener). */
+export function installNotFound(app: FastifyInstance): void {
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).send({ error: 'Not Found' });
   });

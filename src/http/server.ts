@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { connectionLimits, guardConnections, timeoutOptions, type ConnectionLimits } from './connection-guard.js';
-import { installJsonErrors } from './http-errors.js';
+import { installErrorHandler, installNotFound } from './http-errors.js';
 import { noSchemaCompilers } from './no-schema-compilers.js';
 import { registerWebhookRoute, type WebhookRouteOptions } from './webhook-route.js';
 
@@ -46,9 +46,16 @@ export async function buildMainServer(options: MainServerOptions): Promise<Fasti
   // that matters, and pino's child() costs an object and a bindings string per update.
   app.setChildLoggerFactory((logger) => logger);
   guardConnections(app.server, limits, httpLogger, 'main');
-  installJsonErrors(app, options.logger);
-  await app.register(helmet, { global: true });
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  installErrorHandler(app, options.logger);
+  // @fastify/helmet in a scope of its own, with /healthz and the 404 answer: everything but the
+  // webhook. Helmet's plugin adds two onRequest hooks to every route of its scope, one of them
+  // async, and builds a reply decorator per request even where a route opts out; the webhook
+  // sets helmet's API-answer headers itself (webhook-route.ts) and runs one synchronous hook.
+  await app.register(async (site) => {
+    await site.register(helmet, { global: true });
+    site.get('/healthz', async () => ({ status: 'ok' }));
+    installNotFound(site);
+  });
   await registerWebhookRoute(app, { ...options.webhook, logger: options.logger });
   return app;
 }

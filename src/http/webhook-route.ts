@@ -86,8 +86,6 @@ export async function registerWebhookRoute(app: FastifyInstance, options: Webhoo
     };
 
     scope.post(options.path, {
-      // Helmet's values for an API answer (apiHelmetHeaders), without its per-request cost.
-      helmet: false,
       // One synchronous hook, before the body is read (a stranger cannot make us parse 1 MiB):
       // the headers, the secret, shutdown. A hook that answers does not call done().
       onRequest: (request, reply, done) => {

@@ -257,6 +257,9 @@ t.test('GET /healthz answers ok; other paths are 404 JSON', async (t) => {
   t.equal(missing.statusCode, 404);
   t.same(await missing.body.json(), { error: 'Not Found' });
   t.ok(health.headers['strict-transport-security'] || health.headers['x-content-type-options'], 'helmet headers present');
+  const securityOf = (headers: Record<string, unknown>) => Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith('x-') || name.includes('-policy') || name === 'strict-transport-security' || name === 'origin-agent-cluster'));
+  t.same(securityOf(missing.headers), securityOf(health.headers), 'a 404 carries helmet\'s full set, like /healthz');
+  t.ok(securityOf(missing.headers)['content-security-policy'] && securityOf(missing.headers)['cross-origin-resource-policy']);
 });
 
 t.test('webhook answers carry helmet\'s headers for an API answer, the 200 no body', async (t) => {
