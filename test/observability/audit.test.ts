@@ -118,16 +118,22 @@ t.test('writes after close are ignored', async (t) => {
   t.same(readLines(path.join(dir, 'audit.log')).map((e) => e.update_id), [1]);
 });
 
-t.test('lines are buffered and written together at the end of the turn; close writes what is still buffered', async (t) => {
+t.test('a few lines are written together within 20 ms, 32 KiB of them at the end of the turn; close writes what is still buffered', async (t) => {
   const dir = t.testdir();
   const file = path.join(dir, 'audit.log');
+  const written = () => (fs.existsSync(file) ? readLines(file).map((e) => e.update_id) : []);
   const audit = new AuditLog({ dir });
   audit.write(entry(1));
   audit.write(entry(2));
-  t.notOk(fs.existsSync(file) && fs.readFileSync(file, 'utf8').length > 0, 'nothing written during the turn');
+  t.same(written(), [], 'nothing written by write() itself');
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  t.same(written(), [1, 2], 'one write within 20 ms of the first line');
+  const many = Array.from({ length: 300 }, (_, i) => 10 + i);
+  for (const id of many) audit.write(entry(id, { text_preview: 'x'.repeat(150) }));
+  t.same(written(), [1, 2], 'nothing written during the turn');
   await new Promise((resolve) => setImmediate(resolve));
-  t.same(readLines(file).map((e) => e.update_id), [1, 2], 'one write at the end of the turn');
+  t.same(written(), [1, 2, ...many], 'over 32 KiB buffered: written at the end of the turn');
   audit.write(entry(3));
   audit.close(); // graceful shutdown: the buffered line is not lost
-  t.same(readLines(file).map((e) => e.update_id), [1, 2, 3]);
+  t.same(written(), [1, 2, ...many, 3]);
 });
