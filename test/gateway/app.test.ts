@@ -5,6 +5,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { TEST_SECRET, TEST_TOKEN } from '../helpers/logger.js';
 import { startWebhookGateway } from '../helpers/webhook-gateway.js';
+import { waitUntil } from '../inbox/helpers.js';
 import { DECORATOR } from '../skills/helpers.js';
 
 const OWNER = { id: 111, first_name: 'Ada' };
@@ -84,7 +85,13 @@ t.test('a whole gateway in one process: approvals, readiness, metrics, audit', a
     t.match(metrics, /skillgate_telegram_api_calls_total\{method="sendMessage",status="200"\}/);
     t.match(metrics, /skillgate_update_processing_seconds_bucket/);
     t.match(metrics, /skillgate_inbox_pending/);
-    const audit = fs.readFileSync(path.join(dir, 'data/audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // Audit lines are written together shortly after the reply (within 20 ms), not with it.
+    const readAudit = () => {
+      const file = path.join(dir, 'data/audit.log');
+      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+    };
+    await waitUntil(() => readAudit().some((a) => a.skills?.includes('hello') && a.outcome === 'replied'), 5_000, 'the audit line of the hello run');
+    const audit = readAudit();
     t.ok(audit.some((a) => a.skills?.includes('hello') && a.outcome === 'replied'));
     t.ok(audit.every((a) => typeof a.update_id === 'number' && typeof a.duration_ms === 'number'));
   });
