@@ -55,7 +55,7 @@ export const FULL: BenchProfile = {
 
 export const QUICK: BenchProfile = {
   name: 'quick',
-  intakeSeconds: 2,
+  intakeSeconds: 1.5,
   intakeWarmupSeconds: 0.5,
   intakeRounds: 2,
   connections: 50,
