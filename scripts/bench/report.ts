@@ -166,8 +166,8 @@ export function renderReport(run: RunInfo, m: Measured): string {
     out.push(
       '',
       `skillgate answered ${i.skillgate.replies_sent_during_run} of those messages while the load ran (the rest drain afterwards).`,
-      `Intake alone (edits) / floor: ${i.intake_only_ratio.toFixed(2)}x, the median of ${i.rounds.length} rounds with the floor and the edits back to back in each ` +
-        `(who goes first alternates; per round: ${i.rounds.map((r) => `${r.ratio.toFixed(2)}x`).join(', ')}); their rows are medians. ` +
+      `Intake alone (edits) / floor: ${ratio(i.intake_only_ratio, 1)}, the median of ${i.rounds.length} rounds with the floor and the edits back to back in each ` +
+        `(who goes first alternates; per round: ${i.rounds.map((r) => ratio(r.ratio, 1)).join(', ')}); their rows are medians. ` +
         `The grammY row is its intake with a no-op handler, not the same work (see the throughput table).`,
     );
   }
@@ -178,7 +178,7 @@ export function renderReport(run: RunInfo, m: Measured): string {
       ['server', 'first POST to last reply ms', 'msg/s', 'ack p50 ms', 'ack p99 ms', 'CPU ms per msg', 'skillgate / this'],
       t
         ? [
-            ['grammY webhookCallback (Fastify), ctx.reply to every message, stores nothing', t.grammy_reply.ms, t.grammy_reply.msg_per_s, t.grammy_reply.ack_p50_ms, t.grammy_reply.ack_p99_ms, t.grammy_reply.cpu_ms_per_msg, `${t.ratio.toFixed(2)}x`],
+            ['grammY webhookCallback (Fastify), ctx.reply to every message, stores nothing', t.grammy_reply.ms, t.grammy_reply.msg_per_s, t.grammy_reply.ack_p50_ms, t.grammy_reply.ack_p99_ms, t.grammy_reply.cpu_ms_per_msg, ratio(t.ratio, 1)],
             ['skillgate (fsync before the 200, replies from the inbox)', t.skillgate.ms, t.skillgate.msg_per_s, t.skillgate.ack_p50_ms, t.skillgate.ack_p99_ms, t.skillgate.cpu_ms_per_msg, '1.00x'],
           ]
         : [],
@@ -188,7 +188,7 @@ export function renderReport(run: RunInfo, m: Measured): string {
     out.push(
       '',
       `Each figure is the median of ${t.rounds.length} rounds, grammY and skillgate back to back in each (who goes first alternates); ` +
-        `skillgate / grammY is the median of the per-round ratios: ${t.rounds.map((r) => `${r.ratio.toFixed(2)}x`).join(', ')}.`,
+        `skillgate / grammY is the median of the per-round ratios: ${t.rounds.map((r) => ratio(r.ratio, 1)).join(', ')}.`,
     );
   }
   const s = m.skills;

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 
 /** Telegram's longest secret_token (1-256 characters of A-Za-z0-9_-, which config enforces). */
-export const SECRET_MAX_BYTES = 256;
+const SECRET_MAX_BYTES = 256;
 
 /**
  * Returns a constant-time checker for the webhook secret. The guess and the secret are compared

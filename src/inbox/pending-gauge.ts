@@ -26,7 +26,7 @@ export class PendingGauge {
   }
 
   /** `n` updates finished (done or failed). */
-  finished(n = 1): void {
+  finished(n: number): void {
     if (n === 0) return;
     this.count = Math.max(0, this.count - n);
     this.publish();

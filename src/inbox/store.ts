@@ -82,13 +82,10 @@ export class InboxStore implements UpdateStore {
       connection: () => this.conn,
       refusal: () => (this.closed ? storeClosed(this.file) : this.conn.flusher.failure ? this.recovery.refusal() : undefined),
       beforeCommit: () => this.writeMarks(),
-      insert: (batch) => {
-        const inserted = insertAccepts(this.conn.statements, batch, this.openCount(), this.maxPending, this.now());
-        batch.forEach((item, i) => {
-          if (item.payload !== undefined && item.payloadJson !== null && inserted.results[i] === 'accepted') this.parsed.keep(item.updateId, item.payload);
-        });
-        return inserted;
-      },
+      insert: (batch) =>
+        insertAccepts(this.conn.statements, batch, this.openCount(), this.maxPending, this.now(), (item) => {
+          if (item.payload !== undefined) this.parsed.keep(item.updateId, item.payload);
+        }),
       committed: (inserted) => {
         this.health.recover('write');
         this.pending.add(inserted.rows.length);

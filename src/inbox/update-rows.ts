@@ -10,7 +10,15 @@ type Statements = Connection['statements'];
  * intake is inserted done: it takes no room among the unfinished ones, so it is never 'full',
  * and it is not among the rows handed to the dispatcher.
  */
-export function insertAccepts(statements: Statements, batch: PendingAccept[], pending: number, maxPending: number, acceptedAt: number): InsertedBatch {
+export function insertAccepts(
+  statements: Statements,
+  batch: PendingAccept[],
+  pending: number,
+  maxPending: number,
+  acceptedAt: number,
+  /** Called for each update inserted open (to be dispatched): the store keeps its parsed payload. */
+  insertedOpen: (item: PendingAccept) => void,
+): InsertedBatch {
   const { insert, insertDone, exists } = statements;
   const rows: OpenUpdate[] = [];
   const results = batch.map((item): AcceptResult => {
@@ -19,6 +27,7 @@ export function insertAccepts(statements: Statements, batch: PendingAccept[], pe
     const info = insert.run(item.updateId, item.chatId, item.payloadJson, acceptedAt);
     if (info.changes === 0) return 'duplicate';
     rows.push({ seq: Number(info.lastInsertRowid), updateId: item.updateId, chatId: item.chatId, state: 'accepted', attempts: 0, nextAttemptAt: 0 });
+    insertedOpen(item);
     return 'accepted';
   });
   return { results, rows };

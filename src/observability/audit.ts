@@ -25,7 +25,7 @@ export interface AuditLogOptions {
   maxBytes?: number;
   /** Rotated files kept (audit.log.1 ... audit.log.N). Default 5. */
   keep?: number;
-  /** Applied to every line: a user may paste a secret, an error may carry a URL. Default: identity. */
+  /** Applied to every string field of a line but its own time: a user may paste a secret, an error may carry a URL. Default: identity. */
   redact?: Redactor;
   /** Where write failures are reported (once per failure streak). Default: nowhere. */
   logger?: Logger;
@@ -192,8 +192,9 @@ function redactFields(entry: AuditEntry, redact: Redactor): AuditEntry {
     const value = fields[key];
     let redacted: unknown = value;
     if (typeof value === 'string') redacted = redact(value);
-    else if (Array.isArray(value) && value.some((item: unknown) => typeof item === 'string' && redact(item) !== item)) {
-      redacted = value.map((item: unknown) => (typeof item === 'string' ? redact(item) : item));
+    else if (Array.isArray(value) && value.length > 0) {
+      const items = value.map((item: unknown) => (typeof item === 'string' ? redact(item) : item));
+      if (items.some((item, i) => item !== value[i])) redacted = items;
     }
     if (redacted === value) continue;
     out ??= { ...fields };
