@@ -114,6 +114,7 @@ t.test('a failing update is retried with backoff while its chat waits, then fail
   await acceptText(store, 3, 9);
   dispatcher.start();
   await waitUntil(() => store.pendingCount() === 0);
+  await store.committed(); // pendingCount counts a queued final mark at once; failures show once it commits
   t.same(order.filter((o) => o.startsWith('1#') || o.startsWith('2#')), ['1#1', '1#2', '1#3', '2#1'], 'chat 7 waits for its failing head');
   t.same(delays, [1, 2], 'two retries after the first and second failures');
   t.match(store.stats(), { failed: 1, recentFailures: [{ updateId: 1, attempts: 3, error: 'skill exploded' }] });
@@ -149,6 +150,7 @@ t.test('secrets in handler errors are redacted before they reach the store, the 
   await acceptText(store, 1, 7);
   dispatcher.start();
   await waitUntil(() => store.pendingCount() === 0);
+  await store.committed(); // pendingCount counts a queued final mark at once; failures show once it commits
   const stored = JSON.stringify(store.recentFailures());
   for (const text of [stored, alerts.join('\n'), log.text()]) {
     t.notMatch(text, TEST_TOKEN.split(':')[1]!);
@@ -164,6 +166,7 @@ t.test('an update whose payload is not JSON fails at once instead of being retri
   await store.accept(1, 7, '{not json');
   dispatcher.start();
   await waitUntil(() => store.pendingCount() === 0);
+  await store.committed(); // pendingCount counts a queued final mark at once; failures show once it commits
   t.equal(calls, 0);
   t.equal(store.failedCount(), 1);
 });
